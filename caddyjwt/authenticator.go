@@ -1,0 +1,113 @@
+package caddyjwt
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/obgate/obgate/caddyjwt/verify"
+)
+
+// missWait bounds how long a request waits for a refresh of its issuer's JWKS when it names a
+// kid the cache does not hold yet (a key rotation).
+const missWait = 2 * time.Second
+
+// authenticator is a provisioned Config: the verifier and the request-side settings. The handler
+// and the authentication provider both use it, so they behave the same.
+type authenticator struct {
+	verifier     *verify.Verifier
+	tokens       []TokenLocation
+	requireEmpty []string
+	userClaim    string
+	realm        string
+	logger       *zap.Logger
+}
+
+// provision applies defaults, checks the configuration and builds the verifier. Every config
+// mistake is reported here, naming the element, so that it fails at `caddy validate`.
+func (c *Config) provision(ctx caddy.Context, logger *zap.Logger) (*authenticator, error) {
+	if len(c.Tokens) == 0 {
+		c.Tokens = []TokenLocation{defaultTokenLocation}
+	}
+	if c.UserClaim == "" {
+		c.UserClaim = "sub"
+	}
+	if err := c.validateLocations(); err != nil {
+		return nil, err
+	}
+	p, err := c.policy(caddy.NewReplacer(), remoteSources(ctx, logger))
+	if err != nil {
+		return nil, err
+	}
+	v, err := verify.New(p)
+	if err != nil {
+		return nil, err
+	}
+	return &authenticator{
+		verifier:     v,
+		tokens:       c.Tokens,
+		requireEmpty: c.RequireEmpty,
+		userClaim:    c.UserClaim,
+		realm:        c.Realm,
+		logger:       logger,
+	}, nil
+}
+
+// authenticate extracts and verifies the request's token. Every failure is a *verify.Error.
+func (a *authenticator) authenticate(r *http.Request) (*verify.Result, error) {
+	tok, err := extractToken(r, a.tokens, a.requireEmpty)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), missWait)
+	defer cancel()
+	res, err := a.verifier.Verify(ctx, []byte(tok))
+	if err != nil {
+		a.logRejection(r, tok, err)
+		return nil, err
+	}
+	return res, nil
+}
+
+// logRejection logs a rejected token at debug level: the client decides how often that happens.
+// The token itself is never logged, only a short hash to correlate.
+func (a *authenticator) logRejection(r *http.Request, tok string, err error) {
+	c := a.logger.Check(zapcore.DebugLevel, "token rejected")
+	if c == nil {
+		return
+	}
+	sum := sha256.Sum256([]byte(tok))
+	c.Write(
+		zap.Stringer("reason", verify.ReasonOf(err)),
+		zap.String("token_sha256_prefix", hex.EncodeToString(sum[:6])),
+		zap.String("remote_ip", r.RemoteAddr),
+		zap.Error(err),
+	)
+}
+
+// userID returns the user claim as a string, or "" when it is absent or not a scalar.
+func (a *authenticator) userID(res *verify.Result) string {
+	v, ok := res.Claims[a.userClaim]
+	if !ok {
+		return ""
+	}
+	s, _ := claimString(v)
+	return s
+}
+
+// errNoKeys is what the authentication provider returns when keys are unavailable: a technical
+// failure in Caddy's Authenticator contract, not a bad credential.
+var errNoKeys = errors.New("issuer keys unavailable")
+
+func wrapUnavailable(err error) error {
+	return fmt.Errorf("%w: %v", errNoKeys, err)
+}

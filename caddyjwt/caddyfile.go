@@ -1,0 +1,220 @@
+package caddyjwt
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("jwt_auth", parseCaddyfile)
+	httpcaddyfile.RegisterDirectiveOrder("jwt_auth", httpcaddyfile.After, "basic_auth")
+}
+
+// parseCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	jwt_auth [<matcher>] {
+//		issuer <iss> {
+//			key <path> [<kid>]
+//			jwks_url <url>
+//			discovery <url>
+//			algorithms <alg...>
+//			audience <aud...>
+//		}
+//		audience <aud...>
+//		leeway <duration>
+//		max_age <duration>
+//		require <claim...>
+//		claim <name> <value...>
+//		token header <name> [<scheme>]
+//		token cookie <name>
+//		token query <name>
+//		require_empty <header...>
+//		user_claim <claim>
+//		realm <realm>
+//		max_token_size <size>
+//	}
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var j JWTAuth
+	err := j.UnmarshalCaddyfile(h.Dispenser)
+	return &j, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens.
+func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return j.Config.unmarshalBlock(d)
+}
+
+// unmarshalBlock parses the directive's block into the config.
+func (c *Config) unmarshalBlock(d *caddyfile.Dispenser) error {
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "issuer":
+			err = c.unmarshalIssuer(d)
+		case "audience":
+			c.Audience, err = remainingArgs(d, c.Audience)
+		case "leeway":
+			var dur caddy.Duration
+			dur, err = durationArg(d, c.Leeway != nil)
+			c.Leeway = &dur
+		case "max_age":
+			c.MaxAge, err = durationArg(d, c.MaxAge != 0)
+		case "require":
+			var names []string
+			names, err = remainingArgs(d, nil)
+			c.Require = append(c.Require, names...)
+		case "claim":
+			var args []string
+			if args, err = remainingArgs(d, nil); err == nil {
+				if len(args) < 2 {
+					return d.Err("claim: needs a claim name and at least one value")
+				}
+				c.Claims = append(c.Claims, ClaimRule{Name: args[0], Values: args[1:]})
+			}
+		case "token":
+			err = c.unmarshalToken(d)
+		case "require_empty":
+			var hs []string
+			hs, err = remainingArgs(d, nil)
+			c.RequireEmpty = append(c.RequireEmpty, hs...)
+		case "user_claim":
+			err = singleArg(d, &c.UserClaim)
+		case "realm":
+			err = singleArg(d, &c.Realm)
+		case "max_token_size":
+			var s string
+			if err = singleArg(d, &s); err == nil {
+				var n uint64
+				if n, err = humanize.ParseBytes(s); err != nil || n == 0 || n > 1<<20 {
+					return d.Errf("max_token_size: invalid size %q (between 1 and 1MiB)", s)
+				}
+				c.MaxTokenSize = int(n)
+			}
+		default:
+			return d.Errf("unrecognized subdirective: %s", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unmarshalIssuer parses `issuer <iss> { ... }`.
+func (c *Config) unmarshalIssuer(d *caddyfile.Dispenser) error {
+	var ic IssuerConfig
+	if !d.Args(&ic.Issuer) {
+		return d.ArgErr()
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "key":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.Errf("issuer %s: key: want <path> [<kid>]", ic.Issuer)
+			}
+			kf := KeyFile{Path: args[0]}
+			if len(args) == 2 {
+				kf.KeyID = args[1]
+			}
+			ic.Keys = append(ic.Keys, kf)
+		case "jwks_url":
+			err = singleArg(d, &ic.JWKSURL)
+		case "discovery":
+			err = singleArg(d, &ic.Discovery)
+		case "algorithms":
+			ic.Algorithms, err = remainingArgs(d, ic.Algorithms)
+		case "audience":
+			ic.Audience, err = remainingArgs(d, ic.Audience)
+		default:
+			return d.Errf("issuer %s: unrecognized subdirective: %s", ic.Issuer, d.Val())
+		}
+		if err != nil {
+			return d.Errf("issuer %s: %v", ic.Issuer, err)
+		}
+	}
+	c.Issuers = append(c.Issuers, ic)
+	return nil
+}
+
+// unmarshalToken parses `token header <name> [<scheme>]`, `token cookie <name>` and
+// `token query <name>`.
+func (c *Config) unmarshalToken(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	if len(args) < 2 {
+		return d.Err("token: want header <name> [<scheme>], cookie <name> or query <name>")
+	}
+	loc := TokenLocation{From: args[0], Name: args[1]}
+	switch {
+	case loc.From == "header" && len(args) <= 3:
+		if len(args) == 3 {
+			loc.Scheme = args[2]
+		}
+	case (loc.From == "cookie" || loc.From == "query") && len(args) == 2:
+	default:
+		return d.Err("token: want header <name> [<scheme>], cookie <name> or query <name>")
+	}
+	c.Tokens = append(c.Tokens, loc)
+	return nil
+}
+
+// singleArg reads exactly one argument into dst, refusing a repeated singleton.
+func singleArg(d *caddyfile.Dispenser, dst *string) error {
+	name := d.Val()
+	if *dst != "" {
+		return d.Errf("%s: already specified", name)
+	}
+	if !d.Args(dst) || d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// remainingArgs reads one or more arguments, refusing a repeated singleton.
+func remainingArgs(d *caddyfile.Dispenser, existing []string) ([]string, error) {
+	name := d.Val()
+	if existing != nil {
+		return nil, d.Errf("%s: already specified", name)
+	}
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return nil, d.ArgErr()
+	}
+	return args, nil
+}
+
+// durationArg reads one duration argument.
+func durationArg(d *caddyfile.Dispenser, already bool) (caddy.Duration, error) {
+	name := d.Val()
+	if already {
+		return 0, d.Errf("%s: already specified", name)
+	}
+	var s string
+	if !d.Args(&s) || d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil {
+		return 0, d.Errf("%s: invalid duration %s: %v", name, strconv.Quote(s), err)
+	}
+	if dur < 0 {
+		return 0, d.Errf("%s: must not be negative", name)
+	}
+	return caddy.Duration(dur), nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*JWTAuth)(nil)

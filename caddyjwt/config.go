@@ -1,0 +1,197 @@
+package caddyjwt
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/obgate/obgate/caddyjwt/keys"
+	"github.com/obgate/obgate/caddyjwt/verify"
+)
+
+// Config is the verification policy shared by the jwt_auth handler and the jwt authentication
+// provider: which issuers are trusted with which keys, the claim checks, and where the token is.
+type Config struct {
+	// Issuers are the trusted issuers, each with its own keys: the issuer-to-key mapping.
+	// A token whose iss is not listed is rejected. At least one is required.
+	Issuers []IssuerConfig `json:"issuers,omitempty"`
+
+	// Audience lists accepted aud values; the token's aud must contain at least one of them
+	// (exact match). An issuer's own audience replaces this list. Default: aud is not checked.
+	Audience []string `json:"audience,omitempty"`
+
+	// Leeway is the clock skew allowed when checking exp, nbf and iat. Default: 30s.
+	Leeway *caddy.Duration `json:"leeway,omitempty"`
+
+	// MaxAge, when set, requires iat and rejects tokens issued longer ago than this. Default: off.
+	MaxAge caddy.Duration `json:"max_age,omitempty"`
+
+	// Require lists claims that must be present (401 when missing). exp is always required.
+	Require []string `json:"require,omitempty"`
+
+	// Claims are claim rules: the named claim must equal one of the values (for an array claim,
+	// any element may). A failed rule is answered 403 insufficient_scope.
+	Claims []ClaimRule `json:"claims,omitempty"`
+
+	// Tokens says where the token is. More than one location may be given; a request that carries
+	// a token in more than one place is rejected with 400. Default: the Authorization header with
+	// the Bearer scheme.
+	Tokens []TokenLocation `json:"tokens,omitempty"`
+
+	// RequireEmpty lists request headers that must be absent or empty, such as Authorization when
+	// the token travels in CX-Authorization. A value there is answered 400 invalid_request.
+	RequireEmpty []string `json:"require_empty,omitempty"`
+
+	// UserClaim is the claim that becomes {http.auth.user.id}. Default: sub.
+	UserClaim string `json:"user_claim,omitempty"`
+
+	// Realm is the realm in WWW-Authenticate challenges. Default: the request's host name.
+	Realm string `json:"realm,omitempty"`
+
+	// MaxTokenSize caps the token's size in bytes before any parsing. Default: 16384.
+	MaxTokenSize int `json:"max_token_size,omitempty"`
+}
+
+// IssuerConfig is one trusted issuer and where its keys are.
+type IssuerConfig struct {
+	// Issuer is the exact iss value of the issuer's tokens.
+	Issuer string `json:"issuer"`
+
+	// Keys are local key files: PEM public keys (PKIX, PKCS#1, EC, Ed25519), PEM X.509
+	// certificates, or JWK / JWK Set JSON files (the only place oct keys for HS* are accepted).
+	Keys []KeyFile `json:"keys,omitempty"`
+
+	// JWKSURL is a remote JWK Set, cached and refreshed in the background.
+	JWKSURL string `json:"jwks_url,omitempty"`
+
+	// Discovery is an OpenID Connect discovery document URL, or an issuer URL to which
+	// /.well-known/openid-configuration is appended; its jwks_uri is used.
+	Discovery string `json:"discovery,omitempty"`
+
+	// Algorithms is the allowlist of JWS algorithms for this issuer. Default: every algorithm the
+	// issuer's keys allow (RSA: RS256-512 and PS256-512; EC: the curve's ES*; Ed25519: EdDSA;
+	// oct: HS* by key length). "none" is never accepted.
+	Algorithms []string `json:"algorithms,omitempty"`
+
+	// Audience, when set, replaces the top-level audience for this issuer's tokens.
+	Audience []string `json:"audience,omitempty"`
+}
+
+// KeyFile is a local file holding one or more public keys.
+type KeyFile struct {
+	// Path is the file's path. Placeholders such as {env.KEY_DIR} are expanded once at provision.
+	Path string `json:"path"`
+
+	// KeyID, when set, is the kid tokens name this key by; the file must hold exactly one key.
+	// Default: the JWK's kid, or else the key's RFC 7638 SHA-256 thumbprint.
+	KeyID string `json:"kid,omitempty"`
+}
+
+// ClaimRule requires a claim to equal one of the values.
+type ClaimRule struct {
+	// Name is the claim's name.
+	Name string `json:"name"`
+	// Values are the accepted values; numbers and booleans compare by their JSON text.
+	Values []string `json:"values"`
+}
+
+// TokenLocation is one place a token may be.
+type TokenLocation struct {
+	// From is where to look: header, cookie or query.
+	From string `json:"from"`
+	// Name is the header, cookie or query parameter name.
+	Name string `json:"name"`
+	// Scheme, for a header, is the authentication scheme before the token (case-insensitive),
+	// such as Bearer. Empty means the whole header value is the token.
+	Scheme string `json:"scheme,omitempty"`
+}
+
+// defaultTokenLocation is RFC 6750 §2.1.
+var defaultTokenLocation = TokenLocation{From: "header", Name: "Authorization", Scheme: "Bearer"}
+
+// policy turns the configuration into the engine's policy, loading local key files. remote builds
+// the key source for a jwks_url or discovery URL.
+func (c *Config) policy(repl *caddy.Replacer, remote remoteSourceFunc) (verify.Policy, error) {
+	p := verify.Policy{
+		Audience:     c.Audience,
+		MaxAge:       time.Duration(c.MaxAge),
+		Require:      c.Require,
+		MaxTokenSize: c.MaxTokenSize,
+	}
+	if c.Leeway != nil {
+		p.Leeway = time.Duration(*c.Leeway)
+		if p.Leeway == 0 {
+			p.Leeway = -1 // explicit zero: no leeway at all
+		}
+	}
+	for _, r := range c.Claims {
+		p.ClaimRules = append(p.ClaimRules, verify.ClaimRule{Name: r.Name, Values: r.Values})
+	}
+	for _, ic := range c.Issuers {
+		is, err := ic.issuer(repl, remote)
+		if err != nil {
+			return p, err
+		}
+		p.Issuers = append(p.Issuers, is)
+	}
+	return p, nil
+}
+
+// issuer loads the issuer's key files and builds its key sources.
+func (ic *IssuerConfig) issuer(repl *caddy.Replacer, remote remoteSourceFunc) (verify.Issuer, error) {
+	is := verify.Issuer{Name: ic.Issuer, Algorithms: ic.Algorithms, Audience: ic.Audience}
+	for _, kf := range ic.Keys {
+		path := repl.ReplaceKnown(kf.Path, "")
+		ks, err := keys.LoadFile(path, kf.KeyID)
+		if err != nil {
+			return is, fmt.Errorf("issuer %q: key %s: %w", ic.Issuer, path, err)
+		}
+		is.Sources = append(is.Sources, keys.NewStatic(ks...))
+	}
+	for _, u := range []struct{ url, kind string }{{ic.JWKSURL, "jwks_url"}, {ic.Discovery, "discovery"}} {
+		if u.url == "" {
+			continue
+		}
+		if remote == nil {
+			return is, fmt.Errorf("issuer %q: %s: remote keys are not available here", ic.Issuer, u.kind)
+		}
+		src, err := remote(u.kind, repl.ReplaceKnown(u.url, ""), ic.Issuer)
+		if err != nil {
+			return is, fmt.Errorf("issuer %q: %s: %w", ic.Issuer, u.kind, err)
+		}
+		is.Sources = append(is.Sources, src)
+	}
+	return is, nil
+}
+
+// remoteSourceFunc builds a key source for a remote JWKS ("jwks_url") or discovery document ("discovery").
+type remoteSourceFunc func(kind, url, issuer string) (keys.Source, error)
+
+// validateLocations checks the token locations and require_empty headers.
+func (c *Config) validateLocations() error {
+	for i, loc := range c.Tokens {
+		switch loc.From {
+		case "header", "cookie", "query":
+		default:
+			return fmt.Errorf("token %d: from must be header, cookie or query, not %q", i, loc.From)
+		}
+		if loc.Name == "" {
+			return fmt.Errorf("token %d: name is required", i)
+		}
+		if loc.Scheme != "" && loc.From != "header" {
+			return fmt.Errorf("token %d: a scheme is only allowed for a header", i)
+		}
+		for _, h := range c.RequireEmpty {
+			if loc.From == "header" && strings.EqualFold(h, loc.Name) {
+				return fmt.Errorf("require_empty %s: the token is read from that header", h)
+			}
+		}
+	}
+	if strings.ContainsAny(c.Realm, "\"\\\r\n") {
+		return errors.New("realm: must not contain quotes, backslashes or line breaks")
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Reason is why a request or token was rejected. The set is closed: every rejection the engine or
+// its adapters produce has one of these reasons, and each reason has a fixed HTTP status, RFC 6750
+// error code and description, none of which ever echo the token.
+type Reason int
+
+// The reasons, grouped by the answer they lead to.
+const (
+	ReasonUnknown Reason = iota // any error the adapter does not recognise: 401 invalid_token
+
+	// Where the token is.
+	ReasonNoToken        // no token in any configured location: 401 without an error attribute
+	ReasonMultipleTokens // more than one token (RFC 6750 §2): 400 invalid_request
+	ReasonHeaderNotEmpty // a require_empty header has a value: 400 invalid_request
+
+	// The token's form.
+	ReasonTooLarge         // the token exceeds the size cap
+	ReasonMalformed        // not a compact JWS with base64url segments and JSON objects
+	ReasonDuplicateName    // a JSON object in the header or claims repeats a member name
+	ReasonBadHeader        // a header parameter has the wrong type or is missing (alg)
+	ReasonCritUnsupported  // crit names an extension the verifier does not process (RFC 7515 §4.1.11)
+	ReasonUnencodedPayload // b64 header where unencoded payloads are not allowed (RFC 7797)
+
+	// Issuer, key and signature.
+	ReasonUnknownIssuer   // iss missing, not a string, or not a configured issuer
+	ReasonAlgNotAllowed   // alg is none, unsupported, not in the issuer's allowlist, or unfit for the key
+	ReasonUnknownKey      // kid names no key of the issuer
+	ReasonNoMatchingKey   // no kid and no key of the issuer fits the algorithm
+	ReasonBadSignature    // the signature does not verify
+	ReasonKeysUnavailable // the issuer's keys cannot be had right now: 503 with Retry-After
+
+	// Claims (RFC 7519 §4.1).
+	ReasonExpired        // exp is in the past, beyond the leeway
+	ReasonMissingExp     // exp is absent
+	ReasonNotYetValid    // nbf is in the future, beyond the leeway
+	ReasonIssuedInFuture // iat is in the future, beyond the leeway
+	ReasonTooOld         // iat is older than max_age, or absent while max_age is set
+	ReasonBadTime        // exp, nbf or iat is not a JSON number
+	ReasonWrongAudience  // aud is absent, malformed, or names none of the accepted audiences
+	ReasonMissingClaim   // a required claim is absent
+	ReasonClaimRule      // a claim rule failed: 403 insufficient_scope
+
+	reasonCount
+)
+
+var reasonInfo = [reasonCount]struct {
+	name, desc string
+	status     int
+}{
+	ReasonUnknown:          {"unknown", "the token could not be verified", 401},
+	ReasonNoToken:          {"no_token", "no token was presented", 401},
+	ReasonMultipleTokens:   {"multiple_tokens", "more than one token was presented", 400},
+	ReasonHeaderNotEmpty:   {"header_not_empty", "a header that must be empty has a value", 400},
+	ReasonTooLarge:         {"too_large", "the token is too large", 401},
+	ReasonMalformed:        {"malformed", "the token is not a well-formed compact JWS", 401},
+	ReasonDuplicateName:    {"duplicate_name", "the token repeats a JSON member name", 401},
+	ReasonBadHeader:        {"bad_header", "the token's JOSE header is invalid", 401},
+	ReasonCritUnsupported:  {"crit_unsupported", "the token's crit header names an unsupported extension", 401},
+	ReasonUnencodedPayload: {"unencoded_payload", "unencoded payloads (b64) are not accepted here", 401},
+	ReasonUnknownIssuer:    {"unknown_issuer", "the token's issuer is not trusted", 401},
+	ReasonAlgNotAllowed:    {"alg_not_allowed", "the token's signing algorithm is not allowed", 401},
+	ReasonUnknownKey:       {"unknown_kid", "the token's key ID is not known for its issuer", 401},
+	ReasonNoMatchingKey:    {"no_matching_key", "no key of the issuer fits the token", 401},
+	ReasonBadSignature:     {"bad_signature", "the token's signature is invalid", 401},
+	ReasonKeysUnavailable:  {"keys_unavailable", "the issuer's keys are temporarily unavailable", 503},
+	ReasonExpired:          {"expired", "the token is expired", 401},
+	ReasonMissingExp:       {"missing_exp", "the token has no exp claim", 401},
+	ReasonNotYetValid:      {"not_yet_valid", "the token is not valid yet (nbf)", 401},
+	ReasonIssuedInFuture:   {"issued_in_future", "the token was issued in the future (iat)", 401},
+	ReasonTooOld:           {"too_old", "the token is too old (iat)", 401},
+	ReasonBadTime:          {"bad_time", "a time claim is not a numeric date", 401},
+	ReasonWrongAudience:    {"wrong_audience", "the token is not meant for this audience", 401},
+	ReasonMissingClaim:     {"missing_claim", "a required claim is missing", 401},
+	ReasonClaimRule:        {"claim_rule", "the token lacks a required claim value", 403},
+}
+
+// String is the reason's stable snake_case name, for logs and metric labels.
+func (r Reason) String() string {
+	if r < 0 || r >= reasonCount {
+		return reasonInfo[ReasonUnknown].name
+	}
+	return reasonInfo[r].name
+}
+
+// Description is the fixed, client-safe error_description for the reason.
+func (r Reason) Description() string {
+	if r < 0 || r >= reasonCount {
+		return reasonInfo[ReasonUnknown].desc
+	}
+	return reasonInfo[r].desc
+}
+
+// Status is the HTTP status code the reason is answered with.
+func (r Reason) Status() int {
+	if r < 0 || r >= reasonCount {
+		return http.StatusUnauthorized
+	}
+	return reasonInfo[r].status
+}
+
+// Code is the RFC 6750 §3.1 error code for the reason, or "" for a request without a token,
+// which RFC 6750 §3.1 answers without an error attribute.
+func (r Reason) Code() string {
+	switch r.Status() {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+		return "invalid_request"
+	case http.StatusForbidden:
+		return "insufficient_scope"
+	case http.StatusServiceUnavailable:
+		return "temporarily_unavailable"
+	}
+	if r == ReasonNoToken {
+		return ""
+	}
+	return "invalid_token"
+}
+
+// Error is a rejection with a reason from the closed set.
+//
+// Detail, when set, adds operator-configured context to the description (such as the name of a
+// required claim); it never carries values from the token. Err is the underlying cause, for the
+// debug log only: it may contain values from the token and must not be sent to the client.
+type Error struct {
+	Reason Reason
+	Detail string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	msg := e.Reason.String()
+	if e.Detail != "" {
+		msg += " (" + e.Detail + ")"
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Description is the client-safe error_description: the reason's description and the detail.
+func (e *Error) Description() string {
+	if e.Detail == "" {
+		return e.Reason.Description()
+	}
+	return e.Reason.Description() + ": " + e.Detail
+}
+
+// Reject builds an *Error; cause may be nil.
+func Reject(r Reason, cause error) *Error {
+	return &Error{Reason: r, Err: cause}
+}
+
+// rejectf builds an *Error with a detail taken from configuration (never from the token).
+func rejectf(r Reason, format string, args ...any) *Error {
+	return &Error{Reason: r, Detail: fmt.Sprintf(format, args...)}
+}
+
+// ReasonOf returns the reason of err, or ReasonUnknown when err is not a rejection.
+func ReasonOf(err error) Reason {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ReasonUnknown
+}

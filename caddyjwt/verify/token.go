@@ -1,0 +1,73 @@
+package verify
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+
+	"github.com/obgate/obgate/caddyjwt/internal/strictjson"
+)
+
+// b64 is the strict base64url decoding of RFC 7515 §2: no padding, no line breaks, and no
+// non-zero trailing bits, so that one token has exactly one encoding.
+var b64 = base64.RawURLEncoding.Strict()
+
+// Limits on the decoded JSON of a token's header and claims.
+var (
+	headerLimits = strictjson.Limits{MaxDepth: 8, MaxMembers: 64}
+	claimsLimits = strictjson.Limits{MaxDepth: 16, MaxMembers: 1024}
+)
+
+// compact is a compact JWS split into its parts. Nothing in it is trusted yet.
+type compact struct {
+	signingInput []byte // ASCII(BASE64URL(header) || '.' || BASE64URL(payload)), RFC 7515 §5.2
+	payloadB64   []byte
+	header       map[string]any
+	signature    []byte
+}
+
+// splitCompact checks the compact serialization (RFC 7515 §7.1): exactly three segments, the
+// first and last non-empty, and decodes the header and signature.
+func splitCompact(token []byte) (*compact, error) {
+	first := bytes.IndexByte(token, '.')
+	last := bytes.LastIndexByte(token, '.')
+	if first < 0 || first == last || bytes.IndexByte(token[first+1:last], '.') >= 0 {
+		return nil, Reject(ReasonMalformed, errors.New("not three segments"))
+	}
+	if first == 0 || last == len(token)-1 {
+		return nil, Reject(ReasonMalformed, errors.New("empty header or signature segment"))
+	}
+	header, err := decodeJSONSegment(token[:first], headerLimits)
+	if err != nil {
+		return nil, err
+	}
+	sig := make([]byte, b64.DecodedLen(len(token)-last-1))
+	n, err := b64.Decode(sig, token[last+1:])
+	if err != nil {
+		return nil, Reject(ReasonMalformed, errors.New("signature is not base64url"))
+	}
+	return &compact{
+		signingInput: token[:last],
+		payloadB64:   token[first+1 : last],
+		header:       header,
+		signature:    sig[:n],
+	}, nil
+}
+
+// decodeJSONSegment decodes a base64url segment holding a JSON object, strictly.
+func decodeJSONSegment(seg []byte, lim strictjson.Limits) (map[string]any, error) {
+	raw := make([]byte, b64.DecodedLen(len(seg)))
+	n, err := b64.Decode(raw, seg)
+	if err != nil {
+		return nil, Reject(ReasonMalformed, errors.New("segment is not base64url"))
+	}
+	obj, err := strictjson.Parse(raw[:n], lim)
+	if err != nil {
+		var je *strictjson.Error
+		if errors.As(err, &je) && je.Kind == strictjson.KindDuplicate {
+			return nil, Reject(ReasonDuplicateName, err)
+		}
+		return nil, Reject(ReasonMalformed, err)
+	}
+	return obj, nil
+}

@@ -1,0 +1,138 @@
+// Package verify is obgate's JWT verification engine: it parses a compact JWS strictly, selects
+// the key from the token's issuer's configured keys, checks the signature and then the claims.
+//
+// The algorithm and the keys always come from the policy, never from the token: alg "none" is
+// never accepted, and the jwk, jku, x5u and x5c header parameters are ignored. Every rejection
+// is an *Error with a Reason from a closed set. The package does no network or disk I/O and never
+// imports Caddy.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/obgate/obgate/caddyjwt/keys"
+)
+
+// Verifier verifies tokens against a Policy. It is safe for concurrent use.
+type Verifier struct {
+	issuers      map[string]*issuer
+	maxTokenSize int
+	clock        func() time.Time
+}
+
+// issuer is an Issuer resolved for the hot path.
+type issuer struct {
+	name       string
+	sources    []keys.Source
+	algorithms []string
+	claims     claimChecks
+}
+
+// Result is what a verified token says.
+type Result struct {
+	Issuer    string         // the verified iss
+	KeyID     string         // the ID of the key that verified the signature
+	Algorithm string         // the JWS algorithm
+	Claims    map[string]any // all claims; numbers are json.Number
+}
+
+// New builds a Verifier, or reports the first configuration mistake in the policy.
+func New(p Policy) (*Verifier, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	v := &Verifier{
+		issuers:      make(map[string]*issuer, len(p.Issuers)),
+		maxTokenSize: p.MaxTokenSize,
+		clock:        p.Clock,
+	}
+	if v.maxTokenSize == 0 {
+		v.maxTokenSize = DefaultMaxTokenSize
+	}
+	if v.clock == nil {
+		v.clock = time.Now
+	}
+	leeway := p.Leeway
+	if leeway == 0 {
+		leeway = DefaultLeeway
+	} else if leeway < 0 {
+		leeway = 0
+	}
+	for _, is := range p.Issuers {
+		if err := is.CheckStaticKeys(); err != nil {
+			return nil, err
+		}
+		aud := p.Audience
+		if len(is.Audience) > 0 {
+			aud = is.Audience
+		}
+		v.issuers[is.Name] = &issuer{
+			name:       is.Name,
+			sources:    is.Sources,
+			algorithms: is.Algorithms,
+			claims: claimChecks{
+				audience: aud,
+				leeway:   leeway,
+				maxAge:   p.MaxAge,
+				require:  p.Require,
+				rules:    p.ClaimRules,
+			},
+		}
+	}
+	return v, nil
+}
+
+// Verify checks a compact JWS JWT and returns its claims. Any failure is an *Error.
+//
+// ctx bounds the wait for a key refresh when the token names a kid the issuer's JWKS cache does
+// not hold yet; nothing else blocks.
+func (v *Verifier) Verify(ctx context.Context, token []byte) (*Result, error) {
+	if len(token) > v.maxTokenSize {
+		return nil, Reject(ReasonTooLarge, fmt.Errorf("%d bytes", len(token)))
+	}
+	c, err := splitCompact(token)
+	if err != nil {
+		return nil, err
+	}
+	jh, err := readHeader(c.header, nil)
+	if err != nil {
+		return nil, err
+	}
+	unverifiedClaims, err := decodeJSONSegment(c.payloadB64, claimsLimits)
+	if err != nil {
+		return nil, err
+	}
+	claimedIss, _ := unverifiedClaims["iss"].(string)
+	is, ok := v.issuers[claimedIss]
+	if !ok {
+		// An unknown issuer never causes a key lookup, let alone a fetch.
+		return nil, Reject(ReasonUnknownIssuer, nil)
+	}
+	if !is.allowedAlgorithm(jh.alg) {
+		return nil, Reject(ReasonAlgNotAllowed, nil)
+	}
+	key, err := checkSignature(ctx, is, jh, c.signingInput, c.signature)
+	if err != nil {
+		return nil, err
+	}
+	claims := unverifiedClaims // the signature covers them now
+	if err := is.claims.check(claims, v.clock()); err != nil {
+		return nil, err
+	}
+	return &Result{Issuer: is.name, KeyID: key.ID, Algorithm: jh.alg, Claims: claims}, nil
+}
+
+// IsUnavailable reports whether err means the keys could not be had, and when to retry.
+func IsUnavailable(err error) (time.Duration, bool) {
+	if ReasonOf(err) != ReasonKeysUnavailable {
+		return 0, false
+	}
+	var ue *keys.UnavailableError
+	if errors.As(err, &ue) && ue.RetryAfter > 0 {
+		return ue.RetryAfter, true
+	}
+	return 30 * time.Second, true
+}
