@@ -47,6 +47,11 @@ const (
 	ReasonMissingClaim   // a required claim is absent
 	ReasonClaimRule      // a claim rule failed: 403 insufficient_scope
 
+	// Request binding (RFC 7515 App. F, RFC 7797).
+	ReasonBindingMismatch // the JWS names another method, host, path, query or body than the request's
+	ReasonBodyTooLarge    // the request body exceeds the configured cap: 413 invalid_request
+	ReasonReplayed        // the signature was seen before within its lifetime
+
 	reasonCount
 )
 
@@ -79,6 +84,9 @@ var reasonInfo = [reasonCount]struct {
 	ReasonWrongAudience:    {"wrong_audience", "the token is not meant for this audience", 401},
 	ReasonMissingClaim:     {"missing_claim", "a required claim is missing", 401},
 	ReasonClaimRule:        {"claim_rule", "the token lacks a required claim value", 403},
+	ReasonBindingMismatch:  {"binding_mismatch", "the signature does not match the request", 401},
+	ReasonBodyTooLarge:     {"body_too_large", "the request body is too large", 413},
+	ReasonReplayed:         {"replayed", "the signature was already used", 401},
 }
 
 // String is the reason's stable snake_case name, for logs and metric labels.

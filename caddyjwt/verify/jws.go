@@ -1,0 +1,158 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+)
+
+// JWSOptions says how VerifyJWS treats a JWS whose payload is not a claim set, such as a
+// request signature whose payload is the request body.
+type JWSOptions struct {
+	// Issuer names the configured issuer whose keys verify the JWS. Empty selects the only
+	// configured issuer, and is an error when there are several.
+	Issuer string
+
+	// Body, when Detached is set, is the payload: the JWS must be detached (RFC 7515 Appendix F,
+	// an empty payload segment) or carry a payload segment that decodes to exactly these bytes.
+	Body     []byte
+	Detached bool
+
+	// Understood lists the header parameters the caller processes itself and so may appear in
+	// crit (RFC 7515 §4.1.11), for example "b64" (RFC 7797) or "http://openbanking.org.uk/iat".
+	// "b64" must be listed for an unencoded payload to be accepted at all.
+	Understood []string
+}
+
+// JWS is a verified JWS: its protected header, its payload and the key that verified it.
+type JWS struct {
+	Header    map[string]any // the protected header; numbers are json.Number
+	Payload   []byte         // the verified payload (the body for a detached JWS)
+	Issuer    string         // the issuer whose key verified it
+	KeyID     string
+	Algorithm string
+}
+
+// VerifyJWS checks a compact JWS with the keys of one issuer, under the same header, algorithm
+// and key rules as Verify, but without reading the payload as claims: binding its header and
+// payload to a request is the caller's job. Every failure is an *Error.
+func (v *Verifier) VerifyJWS(ctx context.Context, token []byte, o JWSOptions) (*JWS, error) {
+	if len(token) > v.maxTokenSize {
+		return nil, Reject(ReasonTooLarge, fmt.Errorf("%d bytes", len(token)))
+	}
+	c, err := splitCompact(token)
+	if err != nil {
+		return nil, err
+	}
+	jh, err := readHeader(c.header, o.Understood)
+	if err != nil {
+		return nil, err
+	}
+	encoded, err := payloadEncoded(c.header)
+	if err != nil {
+		return nil, err
+	}
+	payload, signingInput, err := c.payload(o, encoded)
+	if err != nil {
+		return nil, err
+	}
+	is, err := v.issuerFor(o.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	if !is.allowedAlgorithm(jh.alg) {
+		return nil, Reject(ReasonAlgNotAllowed, nil)
+	}
+	key, err := checkSignature(ctx, is, jh, signingInput, c.signature)
+	if err != nil {
+		return nil, err
+	}
+	return &JWS{Header: c.header, Payload: payload, Issuer: is.name, KeyID: key.ID, Algorithm: jh.alg}, nil
+}
+
+// issuerFor picks the issuer named by the caller, or the only one.
+func (v *Verifier) issuerFor(name string) (*issuer, error) {
+	if name == "" && len(v.issuers) == 1 {
+		for _, is := range v.issuers {
+			return is, nil
+		}
+	}
+	is, ok := v.issuers[name]
+	if !ok {
+		return nil, Reject(ReasonUnknownIssuer, nil)
+	}
+	return is, nil
+}
+
+// payloadEncoded reads RFC 7797's b64 header parameter: absent means true; when present it must
+// be a boolean, and readHeader has already checked that the caller understands it and that crit
+// lists it where required.
+func payloadEncoded(h map[string]any) (bool, error) {
+	v, ok := h["b64"]
+	if !ok {
+		return true, nil
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, Reject(ReasonBadHeader, errors.New("b64 is not a boolean"))
+	}
+	if !b && !critLists(h, "b64") {
+		// RFC 7797 §6: b64=false without crit would let a verifier that ignores b64 read the
+		// payload differently than the signer meant.
+		return false, Reject(ReasonBadHeader, errors.New("b64=false is not listed in crit"))
+	}
+	return b, nil
+}
+
+// critLists reports whether the header's crit array holds name.
+func critLists(h map[string]any, name string) bool {
+	list, _ := h["crit"].([]any)
+	for _, item := range list {
+		if item == name {
+			return true
+		}
+	}
+	return false
+}
+
+// payload returns the JWS payload and its signing input (RFC 7515 §5.2, RFC 7797 §3).
+func (c *compact) payload(o JWSOptions, encoded bool) (payload, signingInput []byte, err error) {
+	headerSeg := c.signingInput[:len(c.signingInput)-len(c.payloadB64)-1]
+	if len(c.payloadB64) == 0 {
+		if !o.Detached {
+			return nil, nil, Reject(ReasonMalformed, errors.New("detached payload where none is expected"))
+		}
+		return o.Body, detachedSigningInput(headerSeg, o.Body, encoded), nil
+	}
+	if !encoded {
+		// An unencoded payload travels detached only: inline it could contain '.'.
+		return nil, nil, Reject(ReasonMalformed, errors.New("unencoded payload must be detached"))
+	}
+	decoded := make([]byte, b64.DecodedLen(len(c.payloadB64)))
+	n, err := b64.Decode(decoded, c.payloadB64)
+	if err != nil {
+		return nil, nil, Reject(ReasonMalformed, errors.New("payload is not base64url"))
+	}
+	decoded = decoded[:n]
+	if o.Detached && !bytes.Equal(decoded, o.Body) {
+		return nil, nil, &Error{Reason: ReasonBindingMismatch, Detail: "body"}
+	}
+	return decoded, c.signingInput, nil
+}
+
+// detachedSigningInput builds BASE64URL(header) || '.' || payload, with the payload
+// base64url-encoded unless b64 is false.
+func detachedSigningInput(headerSeg, body []byte, encoded bool) []byte {
+	n := len(headerSeg) + 1 + len(body)
+	if encoded {
+		n = len(headerSeg) + 1 + b64.EncodedLen(len(body))
+	}
+	in := make([]byte, 0, n)
+	in = append(in, headerSeg...)
+	in = append(in, '.')
+	if !encoded {
+		return append(in, body...)
+	}
+	return b64.AppendEncode(in, body)
+}
