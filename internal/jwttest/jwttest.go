@@ -73,11 +73,10 @@ func NewHMAC(t testing.TB, secret []byte, alg string) *Signer {
 func newSigner(t testing.TB, key any, alg string) *Signer {
 	t.Helper()
 	s := &Signer{Alg: alg, Key: key}
-	tp, err := keys.Thumbprint(s.Public())
-	if err != nil {
-		t.Fatal(err)
+	s.KID = "test-key"
+	if tp, err := keys.Thumbprint(s.Public()); err == nil { // jwx refuses weak keys
+		s.KID = tp
 	}
-	s.KID = tp
 	return s
 }
 
