@@ -8,7 +8,7 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	_ "github.com/obgate/obgate/caddyjwt"
+	_ "github.com/obgate/obgate"
 )
 
 func main() {

@@ -1,0 +1,10 @@
+// Package obgate registers all of obgate's Caddy modules. Import it for its side effects, as
+// cmd/caddy does and as `xcaddy build --with github.com/obgate/obgate` does:
+//
+//	import _ "github.com/obgate/obgate"
+package obgate
+
+import (
+	// jwt_auth, the jwt authentication provider and the `caddy jwt` command.
+	_ "github.com/obgate/obgate/caddyjwt"
+)
