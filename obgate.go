@@ -7,4 +7,6 @@ package obgate
 import (
 	// jwt_auth, the jwt authentication provider and the `caddy jwt` command.
 	_ "github.com/obgate/obgate/caddyjwt"
+	// dcr, Dynamic Client Registration (RFC 7591/7592).
+	_ "github.com/obgate/obgate/dcrhandler"
 )

@@ -30,6 +30,8 @@ type authenticator struct {
 	userClaim    string
 	realm        string
 	logger       *zap.Logger
+	remote       *remoteLeases // the remote key caches in use; released by Cleanup
+	unname       func()        // removes the jwt_check name, if any; called by Cleanup
 }
 
 // provision applies defaults, checks the configuration and builds the verifier. Every config
@@ -44,22 +46,31 @@ func (c *Config) provision(ctx caddy.Context, logger *zap.Logger) (*authenticato
 	if err := c.validateLocations(); err != nil {
 		return nil, err
 	}
-	p, err := c.policy(caddy.NewReplacer(), remoteSources(ctx, logger))
+	remote := new(remoteLeases)
+	p, err := c.policy(caddy.NewReplacer(), withRegistry(ctx, remoteSources(ctx, logger, remote)))
 	if err != nil {
+		remote.release()
 		return nil, err
 	}
 	v, err := verify.New(p)
 	if err != nil {
+		remote.release()
 		return nil, err
 	}
-	return &authenticator{
+	a := &authenticator{
 		verifier:     v,
 		tokens:       c.Tokens,
 		requireEmpty: c.RequireEmpty,
 		userClaim:    c.UserClaim,
 		realm:        c.Realm,
 		logger:       logger,
-	}, nil
+		remote:       remote,
+	}
+	if err := a.nameAuthenticator(ctx, c.Name); err != nil {
+		a.release()
+		return nil, err
+	}
+	return a, nil
 }
 
 // authenticate extracts and verifies the request's token. Every failure is a *verify.Error.
@@ -71,6 +82,7 @@ func (a *authenticator) authenticate(r *http.Request) (*verify.Result, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), missWait)
 	defer cancel()
 	res, err := a.verifier.Verify(ctx, []byte(tok))
+	observeVerification(err)
 	if err != nil {
 		a.logRejection(r, tok, err)
 		return nil, err

@@ -22,6 +22,7 @@ func init() {
 //			key <path> [<kid>]
 //			jwks_url <url>
 //			discovery <url>
+//			registry <counterparty...>
 //			algorithms <alg...>
 //			audience <aud...>
 //		}
@@ -37,6 +38,7 @@ func init() {
 //		user_claim <claim>
 //		realm <realm>
 //		max_token_size <size>
+//		name <id>
 //	}
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	var j JWTAuth
@@ -90,6 +92,8 @@ func (c *Config) unmarshalBlock(d *caddyfile.Dispenser) error {
 			err = singleArg(d, &c.UserClaim)
 		case "realm":
 			err = singleArg(d, &c.Realm)
+		case "name":
+			err = singleArg(d, &c.Name)
 		case "max_token_size":
 			var s string
 			if err = singleArg(d, &s); err == nil {
@@ -135,6 +139,10 @@ func (c *Config) unmarshalIssuer(d *caddyfile.Dispenser) error {
 			err = singleArg(d, &ic.JWKSURL)
 		case "discovery":
 			err = singleArg(d, &ic.Discovery)
+		case "registry":
+			var cps []string
+			cps, err = remainingArgs(d, nil)
+			ic.Registry = append(ic.Registry, cps...)
 		case "algorithms":
 			ic.Algorithms, err = remainingArgs(d, ic.Algorithms)
 		case "audience":

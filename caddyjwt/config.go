@@ -15,6 +15,10 @@ import (
 // Config is the verification policy shared by the jwt_auth handler and the jwt authentication
 // provider: which issuers are trusted with which keys, the claim checks, and where the token is.
 type Config struct {
+	// Name registers this policy for the jwt_check handler under this name; names are unique
+	// within a config. Default: none.
+	Name string `json:"name,omitempty"`
+
 	// Issuers are the trusted issuers, each with its own keys: the issuer-to-key mapping.
 	// A token whose iss is not listed is rejected. At least one is required.
 	Issuers []IssuerConfig `json:"issuers,omitempty"`
@@ -70,6 +74,10 @@ type IssuerConfig struct {
 	// Discovery is an OpenID Connect discovery document URL, or an issuer URL to which
 	// /.well-known/openid-configuration is appended; its jwks_uri is used.
 	Discovery string `json:"discovery,omitempty"`
+
+	// Registry lists counterparties whose keys, registered at runtime through the jwt_keys
+	// handler, verify this issuer's tokens. Changes apply within seconds, without a reload.
+	Registry []string `json:"registry,omitempty"`
 
 	// Algorithms is the allowlist of JWS algorithms for this issuer. Default: every algorithm the
 	// issuer's keys allow (RSA: RS256-512 and PS256-512; EC: the curve's ES*; Ed25519: EdDSA;
@@ -164,10 +172,21 @@ func (ic *IssuerConfig) issuer(repl *caddy.Replacer, remote remoteSourceFunc) (v
 		}
 		is.Sources = append(is.Sources, src)
 	}
+	for _, cp := range ic.Registry {
+		if remote == nil {
+			return is, fmt.Errorf("issuer %q: registry: runtime keys are not available here", ic.Issuer)
+		}
+		src, err := remote("registry", cp, ic.Issuer)
+		if err != nil {
+			return is, fmt.Errorf("issuer %q: registry %s: %w", ic.Issuer, cp, err)
+		}
+		is.Sources = append(is.Sources, src)
+	}
 	return is, nil
 }
 
-// remoteSourceFunc builds a key source for a remote JWKS ("jwks_url") or discovery document ("discovery").
+// remoteSourceFunc builds a key source for a remote JWKS ("jwks_url"), a discovery document
+// ("discovery") or a counterparty of the runtime key registry ("registry", url is its name).
 type remoteSourceFunc func(kind, url, issuer string) (keys.Source, error)
 
 // validateLocations checks the token locations and require_empty headers.

@@ -23,6 +23,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	_ "github.com/obgate/obgate/caddyjwt"
+	_ "github.com/obgate/obgate/dcrhandler"
 )
 
 // gateway is a running Caddy loaded from a Caddyfile.

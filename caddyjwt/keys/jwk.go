@@ -1,11 +1,12 @@
 package keys
 
 import (
-	"bytes"
 	"crypto"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 )
@@ -27,13 +28,17 @@ type JWKOptions struct {
 // has no kid gets its RFC 7638 thumbprint as kid. The error return is for a document that is not
 // a JWK or JWK Set at all.
 func ParseJWKs(data []byte, origin string, opts JWKOptions) (usable []Key, skipped []error, err error) {
-	set, err := parseSetOrKey(data)
+	raws, err := splitSetOrKey(data)
 	if err != nil {
 		return nil, nil, err
 	}
-	seen := make(map[string]bool, set.Len())
-	for i := range set.Len() {
-		jk, _ := set.Key(i)
+	seen := make(map[string]bool, len(raws))
+	for i, raw := range raws {
+		jk, err := jwk.ParseKey(raw)
+		if err != nil {
+			skipped = append(skipped, fmt.Errorf("key %d: not a valid JWK: %w", i, err))
+			continue
+		}
 		k, err := fromJWK(jk, origin, opts)
 		if err != nil {
 			skipped = append(skipped, fmt.Errorf("key %d: %w", i, err))
@@ -49,30 +54,33 @@ func ParseJWKs(data []byte, origin string, opts JWKOptions) (usable []Key, skipp
 	return usable, skipped, nil
 }
 
-// parseSetOrKey accepts both a JWK Set and a lone JWK.
-func parseSetOrKey(data []byte) (jwk.Set, error) {
-	if bytes.Contains(data, []byte(`"keys"`)) {
-		set, err := jwk.Parse(data)
-		if err != nil {
-			return nil, fmt.Errorf("not a valid JWK Set: %w", err)
-		}
-		return set, nil
+// splitSetOrKey returns the members of a JWK Set's "keys" array (RFC 7517 §5), or a lone JWK,
+// still undecoded: jwx refuses a whole set when one key fails its checks (a 1024-bit RSA key, an
+// unknown curve or alg), and that key must be skipped, not take the issuer's other keys with it.
+func splitSetOrKey(data []byte) ([]json.RawMessage, error) {
+	var set struct {
+		Keys *[]json.RawMessage `json:"keys"`
 	}
-	k, err := jwk.ParseKey(data)
-	if err != nil {
+	if err := json.Unmarshal(data, &set); err != nil {
+		return nil, fmt.Errorf("not a valid JWK or JWK Set: %w", err)
+	}
+	if set.Keys != nil {
+		return *set.Keys, nil
+	}
+	if _, err := jwk.ParseKey(data); err != nil {
 		return nil, fmt.Errorf("not a valid JWK: %w", err)
 	}
-	set := jwk.NewSet()
-	if err := set.AddKey(k); err != nil {
-		return nil, err
-	}
-	return set, nil
+	return []json.RawMessage{data}, nil
 }
 
 // fromJWK converts one jwx key into a Key, applying obgate's rules for what a verification key may be.
 func fromJWK(jk jwk.Key, origin string, opts JWKOptions) (Key, error) {
 	if use, ok := jk.KeyUsage(); ok && use != "sig" {
 		return Key{}, fmt.Errorf("key use %q is not \"sig\"", use)
+	}
+	// RFC 7517 §4.3: when key_ops is present, the key may only be used for the listed operations.
+	if ops, ok := jk.KeyOps(); ok && !slices.Contains(ops, jwk.KeyOpVerify) {
+		return Key{}, fmt.Errorf("key_ops %v does not include \"verify\"", ops)
 	}
 	kty := jk.KeyType().String()
 	if kty == "oct" {

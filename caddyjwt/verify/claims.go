@@ -15,7 +15,9 @@ type claimChecks struct {
 	leeway   time.Duration
 	maxAge   time.Duration
 	require  []string
-	rules    []ClaimRule
+	// expOptional accepts a token without exp (Policy.ExpOptional).
+	expOptional bool
+	rules       []ClaimRule
 }
 
 // check applies RFC 7519 §4.1 and the policy's rules to verified claims. The order is fixed so
@@ -49,10 +51,10 @@ func (c *claimChecks) checkTimes(claims map[string]any, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if !hasExp {
+	if !hasExp && !c.expOptional {
 		return Reject(ReasonMissingExp, nil)
 	}
-	if nowSec >= exp+leeway {
+	if hasExp && nowSec >= exp+leeway {
 		return Reject(ReasonExpired, nil)
 	}
 	nbf, hasNbf, err := numericDate(claims, "nbf")

@@ -33,8 +33,13 @@ type Policy struct {
 	// MaxAge, when positive, requires iat and rejects tokens issued longer ago than this.
 	MaxAge time.Duration
 
-	// Require lists claims that must be present. exp is always required.
+	// Require lists claims that must be present. exp is always required, unless ExpOptional.
 	Require []string
+
+	// ExpOptional accepts a token without exp; an exp that is present is still checked. Default
+	// false: exp is required. A caller that sets it must bound the token's age another way (MaxAge,
+	// or its own iat rule), as DCR does for software statements that carry only iat.
+	ExpOptional bool
 
 	// ClaimRules are checked after everything else; a failure is ReasonClaimRule (403).
 	ClaimRules []ClaimRule

@@ -29,6 +29,11 @@ type compact struct {
 // splitCompact checks the compact serialization (RFC 7515 §7.1): exactly three segments, the
 // first and last non-empty, and decodes the header and signature.
 func splitCompact(token []byte) (*compact, error) {
+	// encoding/base64 skips '\r' and '\n' even in Strict mode, so a line break would give a
+	// segment a second encoding (and, in the signature, one that still verifies).
+	if bytes.IndexByte(token, '\n') >= 0 || bytes.IndexByte(token, '\r') >= 0 {
+		return nil, Reject(ReasonMalformed, errors.New("line break in token"))
+	}
 	first := bytes.IndexByte(token, '.')
 	last := bytes.LastIndexByte(token, '.')
 	if first < 0 || first == last || bytes.IndexByte(token[first+1:last], '.') >= 0 {

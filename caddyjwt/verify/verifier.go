@@ -74,11 +74,12 @@ func New(p Policy) (*Verifier, error) {
 			sources:    is.Sources,
 			algorithms: is.Algorithms,
 			claims: claimChecks{
-				audience: aud,
-				leeway:   leeway,
-				maxAge:   p.MaxAge,
-				require:  p.Require,
-				rules:    p.ClaimRules,
+				audience:    aud,
+				leeway:      leeway,
+				maxAge:      p.MaxAge,
+				require:     p.Require,
+				expOptional: p.ExpOptional,
+				rules:       p.ClaimRules,
 			},
 		}
 	}

@@ -1,0 +1,369 @@
+// Package binding proves that a JWS was made for one HTTP request: its signature is checked by the
+// verify engine (one verifier, no second JOSE code path), then the request facts the signature
+// covers (method, host, path, query, body) are compared with the request as the client sent it.
+//
+// Three profiles are supported:
+//
+//   - tokenio: the JOSE header carries method, host, path, query and exp (milliseconds); the
+//     payload is the request body byte for byte. Compact and detached (RFC 7515 Appendix F)
+//     serializations are accepted.
+//   - ob_jws: the Open Banking x-jws-signature: detached only, RFC 7797 b64=false listed in crit
+//     (API versions up to 3.1.3) or b64 absent (3.1.4 on), with the header parameters
+//     http://openbanking.org.uk/iat, /iss and /tan checked.
+//   - detached: plain RFC 7515 Appendix F with the body as payload; RFC 7797 b64=false only when
+//     protected and listed in crit.
+//
+// The package does no network or disk I/O and never imports Caddy.
+package binding
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/obgate/obgate/caddyjwt/internal/strictjson"
+	"github.com/obgate/obgate/caddyjwt/verify"
+)
+
+// Profile is a request-signing convention.
+type Profile int
+
+// The profiles.
+const (
+	ProfileTokenIO  Profile = iota + 1 // header params method/host/path/query/exp(ms), payload = body
+	ProfileOBJWS                       // Open Banking x-jws-signature
+	ProfileDetached                    // RFC 7515 App. F, payload = body
+)
+
+// ParseProfile maps a configuration name (tokenio, ob_jws, detached) to its Profile.
+func ParseProfile(name string) (Profile, error) {
+	switch name {
+	case "tokenio":
+		return ProfileTokenIO, nil
+	case "ob_jws":
+		return ProfileOBJWS, nil
+	case "detached":
+		return ProfileDetached, nil
+	}
+	return 0, fmt.Errorf("unknown profile %q (want tokenio, ob_jws or detached)", name)
+}
+
+// String is the profile's configuration name.
+func (p Profile) String() string {
+	switch p {
+	case ProfileTokenIO:
+		return "tokenio"
+	case ProfileOBJWS:
+		return "ob_jws"
+	case ProfileDetached:
+		return "detached"
+	}
+	return "unknown"
+}
+
+// PathForm says in which form a tokenio JWS names the request path.
+type PathForm int
+
+// The path forms.
+const (
+	// PathDecoded (the default): the JWS path is the decoded path. The request's raw path is
+	// decoded segment by segment (RFC 3986 §2.1) and compared segment by segment, so an escaped
+	// "/" (%2F) inside a segment never matches a real path separator.
+	PathDecoded PathForm = iota
+	// PathEscaped: the JWS path is the path exactly as sent on the wire, percent-encoding included.
+	PathEscaped
+)
+
+// Request holds the facts of a request that a signature may bind, as the client sent them,
+// before any rewrite. The adapter fills it once per request.
+type Request struct {
+	Method   string // e.g. "POST"
+	Scheme   string // "https" or "http": which default port an omitted port means
+	Host     string // the Host header as sent, with or without port
+	RawPath  string // the path as sent, percent-encoding included, without the query
+	RawQuery string // the query as sent, without '?'; "" when the request has none
+	Body     []byte // the whole body; nil or empty when there is none
+}
+
+// Config is how a Binder checks request signatures.
+type Config struct {
+	// Profile is the signing convention. Required.
+	Profile Profile
+
+	// PathForm is the form of the path in a tokenio JWS. Default: PathDecoded.
+	PathForm PathForm
+
+	// OBVersion selects the ob_jws b64 rule: "" accepts both forms; a version up to 3.1.3
+	// requires b64=false listed in crit; 3.1.4 and later require b64 to be absent.
+	OBVersion string
+
+	// TrustAnchors are the accepted http://openbanking.org.uk/tan values (ob_jws).
+	// Default: openbanking.org.uk.
+	TrustAnchors []string
+
+	// IssuerParam makes the protected header name the issuer whose keys verify the JWS:
+	// "iss" (tokenio, detached) or http://openbanking.org.uk/iss (ob_jws). It is set when the
+	// verifier has issuer blocks; otherwise the verifier's only issuer is used.
+	IssuerParam bool
+
+	// Leeway is the clock skew allowed for tokenio's exp and ob_jws's iat. Zero means
+	// verify.DefaultLeeway; negative means none.
+	Leeway time.Duration
+
+	// Replay, when set, refuses a signed request seen before within its lifetime.
+	Replay ReplayCache
+
+	// ReplayWindow is how long a signature without a lifetime of its own (detached profile) is
+	// remembered. Zero means DefaultReplayWindow.
+	ReplayWindow time.Duration
+
+	// Clock returns the current time. Nil means time.Now.
+	Clock func() time.Time
+}
+
+// DefaultTrustAnchor is the Open Banking directory's trust anchor.
+const DefaultTrustAnchor = "openbanking.org.uk"
+
+// DefaultReplayWindow is how long a signed request without a lifetime is remembered.
+const DefaultReplayWindow = 5 * time.Minute
+
+// Header parameter names of the Open Banking JWS (Open Banking Security Profile, "Message Signing").
+const (
+	obIAT = "http://openbanking.org.uk/iat"
+	obISS = "http://openbanking.org.uk/iss"
+	obTAN = "http://openbanking.org.uk/tan"
+)
+
+// b64Rule is what ob_jws requires of the RFC 7797 b64 parameter.
+type b64Rule int
+
+const (
+	b64Either     b64Rule = iota // b64 absent, or false and listed in crit
+	b64FalseCrit                 // <= 3.1.3: b64=false listed in crit
+	b64MustAbsent                // >= 3.1.4: no b64
+)
+
+// Binder checks request signatures. It is safe for concurrent use.
+type Binder struct {
+	v          *verify.Verifier
+	profile    Profile
+	pathForm   PathForm
+	b64        b64Rule
+	anchors    []string
+	issuerHdr  string
+	understood []string
+	leeway     time.Duration
+	replay     ReplayCache
+	window     time.Duration
+	clock      func() time.Time
+}
+
+// Result is a verified and bound request signature.
+type Result struct {
+	*verify.JWS
+
+	// Expires is when the signature stops being acceptable (exp or iat plus leeway), or the zero
+	// time when the profile gives it no lifetime.
+	Expires time.Time
+}
+
+// New builds a Binder on a verifier, or reports the first configuration mistake.
+func New(v *verify.Verifier, c Config) (*Binder, error) {
+	if v == nil {
+		return nil, errors.New("no verifier")
+	}
+	b := &Binder{
+		v:        v,
+		profile:  c.Profile,
+		pathForm: c.PathForm,
+		anchors:  c.TrustAnchors,
+		leeway:   c.Leeway,
+		replay:   c.Replay,
+		window:   c.ReplayWindow,
+		clock:    c.Clock,
+	}
+	switch c.Profile {
+	case ProfileTokenIO:
+		b.understood = []string{"method", "host", "path", "query", "exp", "mid"}
+		b.issuerHdr = "iss"
+	case ProfileOBJWS:
+		b.understood = []string{"b64", obIAT, obISS, obTAN}
+		b.issuerHdr = obISS
+		rule, err := parseOBVersion(c.OBVersion)
+		if err != nil {
+			return nil, err
+		}
+		b.b64 = rule
+	case ProfileDetached:
+		b.understood = []string{"b64"}
+		b.issuerHdr = "iss"
+	default:
+		return nil, errors.New("profile: required (tokenio, ob_jws or detached)")
+	}
+	if c.OBVersion != "" && c.Profile != ProfileOBJWS {
+		return nil, errors.New("version: only for profile ob_jws")
+	}
+	if len(c.TrustAnchors) > 0 && c.Profile != ProfileOBJWS {
+		return nil, errors.New("trust_anchor: only for profile ob_jws")
+	}
+	if c.PathForm != PathDecoded && c.Profile != ProfileTokenIO {
+		return nil, errors.New("path_form: only for profile tokenio")
+	}
+	if !c.IssuerParam {
+		b.issuerHdr = ""
+	}
+	if len(b.anchors) == 0 {
+		b.anchors = []string{DefaultTrustAnchor}
+	}
+	if b.leeway == 0 {
+		b.leeway = verify.DefaultLeeway
+	} else if b.leeway < 0 {
+		b.leeway = 0
+	}
+	if b.window <= 0 {
+		b.window = DefaultReplayWindow
+	}
+	if b.clock == nil {
+		b.clock = time.Now
+	}
+	return b, nil
+}
+
+// parseOBVersion maps an Open Banking API version such as "3.1.3" or "v3.1.10" to its b64 rule.
+func parseOBVersion(s string) (b64Rule, error) {
+	if s == "" {
+		return b64Either, nil
+	}
+	parts := strings.Split(strings.TrimPrefix(s, "v"), ".")
+	if len(parts) < 2 || len(parts) > 3 {
+		return 0, fmt.Errorf("version: %q is not an Open Banking API version such as 3.1.3", s)
+	}
+	v := make([]int, 3)
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("version: %q is not an Open Banking API version such as 3.1.3", s)
+		}
+		v[i] = n
+	}
+	if slices.Compare(v, []int{3, 1, 3}) <= 0 {
+		return b64FalseCrit, nil
+	}
+	return b64MustAbsent, nil
+}
+
+// Verify checks the request signature token against the request and returns what it says. It
+// changes nothing: no replay entry is made, so it serves "check this signature" requests.
+// Every failure is a *verify.Error.
+func (b *Binder) Verify(ctx context.Context, token []byte, req *Request) (*Result, error) {
+	opts := verify.JWSOptions{Body: req.Body, Detached: true, Understood: b.understood}
+	if b.profile == ProfileOBJWS && !isDetached(token) {
+		// The Open Banking signature is detached only (x-jws-signature).
+		return nil, verify.Reject(verify.ReasonMalformed, errors.New("ob_jws signature is not detached"))
+	}
+	if b.issuerHdr != "" {
+		claimedIss, err := unverifiedIssuer(token, b.issuerHdr)
+		if err != nil {
+			return nil, err
+		}
+		opts.Issuer = claimedIss
+	}
+	jws, err := b.v.VerifyJWS(ctx, token, opts)
+	if err != nil {
+		return nil, err
+	}
+	// From here the header is covered by a valid signature.
+	res := &Result{JWS: jws}
+	now := b.clock()
+	switch b.profile {
+	case ProfileTokenIO:
+		res.Expires, err = b.checkTokenIO(jws.Header, req, now)
+	case ProfileOBJWS:
+		res.Expires, err = b.checkOBJWS(jws.Header, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Accept is Verify followed, when replay protection is on, by recording the signed request: one
+// seen before within its lifetime is refused with verify.ReasonReplayed.
+func (b *Binder) Accept(ctx context.Context, token []byte, req *Request) (*Result, error) {
+	res, err := b.Verify(ctx, token, req)
+	if err != nil || b.replay == nil {
+		return res, err
+	}
+	until := res.Expires
+	if until.IsZero() {
+		until = b.clock().Add(b.window)
+	}
+	seen, err := b.replay.Remember(ctx, replayID(token, req.Body), until)
+	if err != nil {
+		// A replay store that cannot answer must not let a possible replay through.
+		return nil, verify.Reject(verify.ReasonReplayed, err)
+	}
+	if seen {
+		return nil, verify.Reject(verify.ReasonReplayed, nil)
+	}
+	return res, nil
+}
+
+// replayID identifies a signed request by what its signature covers (the protected header and
+// the body), not by the signature bytes: ECDSA signatures are malleable ((r, s) and (r, n-s) both
+// verify), so keying on them would let a replay through with a rewritten signature.
+func replayID(token, body []byte) [sha256.Size]byte {
+	h := sha256.New()
+	header, _, _ := bytes.Cut(token, []byte{'.'})
+	h.Write(header)
+	h.Write([]byte{'.'})
+	h.Write(body)
+	var id [sha256.Size]byte
+	h.Sum(id[:0])
+	return id
+}
+
+// isDetached reports whether a compact JWS has an empty payload segment (RFC 7515 App. F).
+func isDetached(token []byte) bool {
+	mid, ok := middleSegment(token)
+	return ok && len(mid) == 0
+}
+
+// middleSegment returns the payload segment of a three-segment compact JWS.
+func middleSegment(token []byte) ([]byte, bool) {
+	first := bytes.IndexByte(token, '.')
+	last := bytes.LastIndexByte(token, '.')
+	if first < 0 || first == last {
+		return nil, false
+	}
+	return token[first+1 : last], true
+}
+
+// unverifiedIssuer reads the issuer parameter from the JOSE header before verification, to pick
+// the issuer whose keys are tried. Nothing is trusted yet: the verifier checks the same header.
+func unverifiedIssuer(token []byte, param string) (string, error) {
+	seg, _, ok := bytes.Cut(token, []byte{'.'})
+	if !ok || len(seg) > verify.DefaultMaxTokenSize {
+		return "", verify.Reject(verify.ReasonMalformed, errors.New("not a compact JWS"))
+	}
+	raw := make([]byte, b64.DecodedLen(len(seg)))
+	n, err := b64.Decode(raw, seg)
+	if err != nil {
+		return "", verify.Reject(verify.ReasonMalformed, errors.New("header is not base64url"))
+	}
+	h, err := strictjson.Parse(raw[:n], strictjson.Limits{MaxDepth: 8, MaxMembers: 64})
+	if err != nil {
+		return "", verify.Reject(verify.ReasonMalformed, err)
+	}
+	claimedIss, ok := h[param].(string)
+	if !ok || claimedIss == "" {
+		return "", verify.Reject(verify.ReasonUnknownIssuer, errors.New("no issuer in the protected header"))
+	}
+	return claimedIss, nil
+}

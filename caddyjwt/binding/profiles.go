@@ -1,0 +1,130 @@
+package binding
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/obgate/obgate/caddyjwt/verify"
+)
+
+// b64 is strict base64url without padding (RFC 7515 §2).
+var b64 = base64.RawURLEncoding.Strict()
+
+// mismatch is the rejection for a bound field that does not match the request. The detail names
+// the field (a fixed word), never the value.
+func mismatch(field string) error {
+	return &verify.Error{Reason: verify.ReasonBindingMismatch, Detail: field}
+}
+
+// checkTokenIO checks the tokenio header parameters against the request: exp (milliseconds),
+// method, host, path and query. It returns when the signature expires.
+func (b *Binder) checkTokenIO(h map[string]any, req *Request, now time.Time) (time.Time, error) {
+	expMS, err := millis(h)
+	if err != nil {
+		return time.Time{}, err
+	}
+	expires := time.UnixMilli(expMS).Add(b.leeway)
+	if !now.Before(expires) {
+		return time.Time{}, verify.Reject(verify.ReasonExpired, nil)
+	}
+	if m, ok := h["method"].(string); !ok || m != req.Method {
+		return time.Time{}, mismatch("method")
+	}
+	if host, ok := h["host"].(string); !ok || !hostMatches(host, req.Host, req.Scheme) {
+		return time.Time{}, mismatch("host")
+	}
+	if p, ok := h["path"].(string); !ok || !pathMatches(b.pathForm, p, req.RawPath) {
+		return time.Time{}, mismatch("path")
+	}
+	q, present := h["query"]
+	qs, isString := q.(string)
+	switch {
+	case req.RawQuery == "" && present && (!isString || qs != ""):
+		return time.Time{}, mismatch("query") // the JWS names a query the request lacks
+	case req.RawQuery != "" && (!isString || !queryMatches(b.pathForm, qs, req.RawQuery)):
+		return time.Time{}, mismatch("query")
+	}
+	return expires, nil
+}
+
+// millis reads tokenio's exp: milliseconds since the epoch, as a JSON number or a numeric string
+// (seed 002 shows both). Fractions are refused: a millisecond timestamp is an integer.
+func millis(h map[string]any) (int64, error) {
+	v, ok := h["exp"]
+	if !ok {
+		return 0, verify.Reject(verify.ReasonMissingExp, nil)
+	}
+	var s string
+	switch v := v.(type) {
+	case json.Number:
+		s = string(v)
+	case string:
+		s = v
+	default:
+		return 0, &verify.Error{Reason: verify.ReasonBadTime, Detail: "exp"}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/int64(time.Millisecond) {
+		return 0, &verify.Error{Reason: verify.ReasonBadTime, Detail: "exp"}
+	}
+	return n, nil
+}
+
+// checkOBJWS checks the Open Banking header: the b64 rule of the configured API version, and the
+// iat, iss and tan parameters. It returns when the signature stops being acceptable (iat plus
+// leeway).
+func (b *Binder) checkOBJWS(h map[string]any, now time.Time) (time.Time, error) {
+	b64v, hasB64 := h["b64"]
+	// verify.VerifyJWS has already refused b64=false unless crit lists it (RFC 7797 §6).
+	isFalse := hasB64 && b64v == false
+	switch {
+	case hasB64 && !isFalse:
+		return time.Time{}, &verify.Error{Reason: verify.ReasonBadHeader, Detail: "b64 must be false or absent"}
+	case b.b64 == b64FalseCrit && !isFalse:
+		return time.Time{}, &verify.Error{Reason: verify.ReasonBadHeader, Detail: "b64=false is required up to version 3.1.3"}
+	case b.b64 == b64MustAbsent && hasB64:
+		return time.Time{}, &verify.Error{Reason: verify.ReasonBadHeader, Detail: "b64 must be absent from version 3.1.4"}
+	}
+	iat, err := obIssuedAt(h)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if iat.After(now.Add(b.leeway)) {
+		return time.Time{}, verify.Reject(verify.ReasonIssuedInFuture, nil)
+	}
+	if now.Sub(iat) > b.leeway {
+		return time.Time{}, verify.Reject(verify.ReasonTooOld, nil)
+	}
+	if iss, ok := h[obISS].(string); !ok || iss == "" {
+		return time.Time{}, &verify.Error{Reason: verify.ReasonMissingClaim, Detail: obISS}
+	}
+	tan, ok := h[obTAN].(string)
+	if !ok {
+		return time.Time{}, &verify.Error{Reason: verify.ReasonMissingClaim, Detail: obTAN}
+	}
+	if !slices.Contains(b.anchors, tan) {
+		return time.Time{}, &verify.Error{Reason: verify.ReasonUnknownIssuer, Detail: "trust anchor"}
+	}
+	return iat.Add(b.leeway), nil
+}
+
+// obIssuedAt reads http://openbanking.org.uk/iat: a JSON number of seconds since the epoch.
+func obIssuedAt(h map[string]any) (time.Time, error) {
+	v, ok := h[obIAT]
+	if !ok {
+		return time.Time{}, &verify.Error{Reason: verify.ReasonMissingClaim, Detail: obIAT}
+	}
+	n, ok := v.(json.Number)
+	if !ok {
+		return time.Time{}, &verify.Error{Reason: verify.ReasonBadTime, Detail: obIAT}
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil || math.IsNaN(f) || f < 0 || f > 1<<40 {
+		return time.Time{}, &verify.Error{Reason: verify.ReasonBadTime, Detail: obIAT}
+	}
+	return time.Unix(0, 0).Add(time.Duration(f * float64(time.Second))), nil
+}

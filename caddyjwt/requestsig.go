@@ -1,0 +1,390 @@
+package caddyjwt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/obgate/obgate/caddyjwt/binding"
+	"github.com/obgate/obgate/caddyjwt/verify"
+)
+
+func init() {
+	caddy.RegisterModule(RequestSignature{})
+}
+
+// DefaultMaxBody is the default cap on a signed request's body (1 MiB).
+const DefaultMaxBody = 1 << 20
+
+// anonymousIssuer names the one issuer that top-level keys (key, jwks_url, discovery, registry)
+// form when no issuer blocks are configured. It never appears in a token.
+const anonymousIssuer = "request_signature"
+
+// RequestSignature is an HTTP handler that lets a request through only when it carries a JWS
+// that a configured key signed for this very request: its method, host, path and query (profile
+// tokenio) and its body, byte for byte (all profiles).
+//
+// The request is compared as the client sent it, before any rewrite. The body is read once, up to
+// max_body (a larger one is answered 413 and nothing is forwarded), and the next handler gets the
+// identical bytes. Answers follow jwt_auth: no signature 401 without an error attribute; a bad or
+// mismatched signature 401 invalid_token naming the field; two signatures 400 invalid_request;
+// keys unavailable 503. On success it sets {http.request_signature.issuer} and
+// {http.request_signature.kid} and adds jws_iss and jws_kid to the access log entry.
+type RequestSignature struct {
+	// Name registers this policy for the jwt_check handler under this name. Default: none.
+	Name string `json:"name,omitempty"`
+
+	// Header is the request header that carries the JWS. Default: x-jws-signature for profile
+	// ob_jws, Authorization (with scheme Bearer) otherwise.
+	Header string `json:"header,omitempty"`
+
+	// Scheme is the authentication scheme before the JWS in Header, such as Bearer
+	// (case-insensitive). Empty means the whole header value. Default: Bearer when Header is
+	// Authorization by default, none otherwise.
+	Scheme string `json:"scheme,omitempty"`
+
+	// Keys are local key files of the signers, chosen by kid. Top-level keys (Keys, JWKSURL,
+	// Discovery, Registry) and Issuers are exclusive.
+	Keys []KeyFile `json:"keys,omitempty"`
+
+	// JWKSURL is a remote JWK Set of the signers, cached and refreshed in the background.
+	JWKSURL string `json:"jwks_url,omitempty"`
+
+	// Discovery is an OpenID Connect discovery document URL whose jwks_uri holds the signers' keys.
+	Discovery string `json:"discovery,omitempty"`
+
+	// Registry lists counterparties whose keys registered through jwt_keys are accepted.
+	Registry []string `json:"registry,omitempty"`
+
+	// Issuers are per-issuer keys, as in jwt_auth. The JWS's protected header names its issuer:
+	// "iss" (tokenio, detached) or http://openbanking.org.uk/iss (ob_jws).
+	Issuers []IssuerConfig `json:"issuers,omitempty"`
+
+	// Profile is the signing convention: tokenio, ob_jws or detached. Required.
+	Profile string `json:"profile,omitempty"`
+
+	// Algorithms is the JWS algorithm allowlist; an issuer block's own list replaces it.
+	// Default: what the keys allow. "none" is never accepted.
+	Algorithms []string `json:"algorithms,omitempty"`
+
+	// MaxBody caps the request body in bytes; a body of exactly MaxBody bytes is accepted, a
+	// larger one is answered 413. Default: 1 MiB.
+	MaxBody int64 `json:"max_body,omitempty"`
+
+	// Leeway is the clock skew allowed for tokenio's exp and ob_jws's iat. Default: 30s.
+	Leeway *caddy.Duration `json:"leeway,omitempty"`
+
+	// PathForm says in which form a tokenio JWS names the path: decoded (default) or escaped.
+	PathForm string `json:"path_form,omitempty"`
+
+	// Version is the Open Banking API version for ob_jws: up to 3.1.3 b64=false must be listed
+	// in crit, from 3.1.4 b64 must be absent. Default: both forms are accepted.
+	Version string `json:"version,omitempty"`
+
+	// TrustAnchors are the accepted http://openbanking.org.uk/tan values for ob_jws.
+	// Default: openbanking.org.uk.
+	TrustAnchors []string `json:"trust_anchors,omitempty"`
+
+	// Replay refuses a signed request seen before within its lifetime (in memory, per process).
+	// Default: off.
+	Replay bool `json:"replay,omitempty"`
+
+	// Realm is the realm in WWW-Authenticate challenges. Default: the request's host name.
+	Realm string `json:"realm,omitempty"`
+
+	binder   *binding.Binder
+	location []TokenLocation
+	remote   *remoteLeases
+	replay   *replayLease
+	unname   func()
+	logger   *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (RequestSignature) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.request_signature",
+		New: func() caddy.Module { return new(RequestSignature) },
+	}
+}
+
+// Provision applies defaults, loads the keys and builds the binder. Every configuration mistake
+// is reported here, naming the element.
+func (h *RequestSignature) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	profile, err := binding.ParseProfile(h.Profile)
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	if h.Header == "" {
+		h.Header, h.Scheme = "Authorization", "Bearer"
+		if profile == binding.ProfileOBJWS {
+			h.Header, h.Scheme = "x-jws-signature", ""
+		}
+	}
+	if h.MaxBody == 0 {
+		h.MaxBody = DefaultMaxBody
+	}
+	if h.MaxBody < 0 {
+		return errors.New("max_body: must not be negative")
+	}
+	h.location = []TokenLocation{{From: "header", Name: h.Header, Scheme: h.Scheme}}
+	cfg := Config{Realm: h.Realm, Tokens: h.location}
+	if err := cfg.validateLocations(); err != nil {
+		return err
+	}
+	bc := binding.Config{
+		Profile:      profile,
+		OBVersion:    h.Version,
+		TrustAnchors: h.TrustAnchors,
+		IssuerParam:  len(h.Issuers) > 0,
+	}
+	switch h.PathForm {
+	case "", "decoded":
+	case "escaped":
+		bc.PathForm = binding.PathEscaped
+	default:
+		return fmt.Errorf("path_form: %q is neither decoded nor escaped", h.PathForm)
+	}
+	if h.Leeway != nil {
+		bc.Leeway = caddyDurationOrNone(*h.Leeway)
+	}
+	if cfg.Issuers, err = h.issuers(); err != nil {
+		return err
+	}
+	h.remote = new(remoteLeases)
+	p, err := cfg.policy(caddy.NewReplacer(), withRegistry(ctx, remoteSources(ctx, h.logger, h.remote)))
+	if err != nil {
+		return err
+	}
+	// A compact JWS carries the body: let the token grow with it, up to what a header can hold.
+	p.MaxTokenSize = verify.DefaultMaxTokenSize + base64Len(min(h.MaxBody, DefaultMaxBody))
+	v, err := verify.New(p)
+	if err != nil {
+		return err
+	}
+	if h.Replay {
+		h.replay, err = acquireReplayCache()
+		if err != nil {
+			return err
+		}
+		bc.Replay = h.replay.cache
+	}
+	if h.binder, err = binding.New(v, bc); err != nil {
+		return err
+	}
+	if h.Name != "" {
+		h.unname, err = registerPolicy(ctx, h.Name, &signaturePolicy{h: h})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// issuers turns the top-level keys into the one anonymous issuer, or checks the issuer blocks.
+func (h *RequestSignature) issuers() ([]IssuerConfig, error) {
+	topLevel := len(h.Keys) > 0 || h.JWKSURL != "" || h.Discovery != "" || len(h.Registry) > 0
+	if len(h.Issuers) == 0 {
+		if !topLevel {
+			return nil, errors.New("no keys configured: give key, jwks_url, discovery, registry or issuer blocks")
+		}
+		return []IssuerConfig{{
+			Issuer: anonymousIssuer, Keys: h.Keys, JWKSURL: h.JWKSURL, Discovery: h.Discovery,
+			Registry: h.Registry, Algorithms: h.Algorithms,
+		}}, nil
+	}
+	if topLevel {
+		return nil, errors.New("key, jwks_url, discovery and registry go inside the issuer blocks when issuer blocks are used")
+	}
+	out := make([]IssuerConfig, len(h.Issuers))
+	for i, ic := range h.Issuers {
+		if len(ic.Algorithms) == 0 {
+			ic.Algorithms = h.Algorithms
+		}
+		out[i] = ic
+	}
+	return out, nil
+}
+
+// ServeHTTP checks the request's signature and calls next only when it binds this request.
+func (h *RequestSignature) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	res, err := h.check(r)
+	if err != nil {
+		h.logRejection(r, err)
+		answerFor(err).write(w, realmFor(h.Realm, r))
+		return nil
+	}
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Set("http.request_signature.issuer", publicIssuer(res.Issuer))
+	repl.Set("http.request_signature.kid", res.KeyID)
+	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+		extra.Set(zap.String("jws_iss", publicIssuer(res.Issuer)))
+		extra.Set(zap.String("jws_kid", res.KeyID))
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// check finds the signature, reads the body and binds them to the request as it was sent. On
+// success r's body holds the bytes that were read.
+func (h *RequestSignature) check(r *http.Request) (*binding.Result, error) {
+	if r.ContentLength > h.MaxBody {
+		return nil, verify.Reject(verify.ReasonBodyTooLarge, nil)
+	}
+	tok, err := extractToken(r, h.location, nil)
+	if err != nil {
+		return nil, err
+	}
+	body, err := readBody(r, h.MaxBody)
+	if err != nil {
+		return nil, err
+	}
+	facts := requestFacts(r, body)
+	ctx, cancel := context.WithTimeout(r.Context(), missWait)
+	defer cancel()
+	return h.binder.Accept(ctx, []byte(tok), facts)
+}
+
+// requestFacts describes the request as the client sent it: method, path and query from the
+// original request Caddy keeps before any rewrite; host and scheme from the connection.
+func requestFacts(r *http.Request, body []byte) *binding.Request {
+	orig := r
+	if or, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && or.URL != nil {
+		orig = &or
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return &binding.Request{
+		Method:   orig.Method,
+		Scheme:   scheme,
+		Host:     r.Host,
+		RawPath:  orig.URL.EscapedPath(), // the path as sent: Go keeps RawPath when it differs
+		RawQuery: orig.URL.RawQuery,
+		Body:     body,
+	}
+}
+
+// readBody reads the whole body once, up to limit bytes, and puts the same bytes back for the next
+// handler. A body with a Content-Length is read into one buffer of that size; a chunked one grows
+// up to limit+1 bytes. Over the limit is ReasonBodyTooLarge.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	var body []byte
+	var err error
+	if r.ContentLength >= 0 {
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
+		if err == nil && int64(len(body)) > limit {
+			return nil, verify.Reject(verify.ReasonBodyTooLarge, nil)
+		}
+	}
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, verify.Reject(verify.ReasonBodyTooLarge, err)
+		}
+		return nil, verify.Reject(verify.ReasonMalformed, fmt.Errorf("reading the body: %w", err))
+	}
+	_ = r.Body.Close()
+	r.ContentLength = int64(len(body))
+	r.TransferEncoding = nil // the length is known now; the backend gets the same bytes
+	if len(body) == 0 {
+		r.Body = http.NoBody
+	} else {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	return body, nil
+}
+
+// logRejection logs a rejected signature at debug level, with a short hash instead of the JWS.
+func (h *RequestSignature) logRejection(r *http.Request, err error) {
+	c := h.logger.Check(zapcore.DebugLevel, "request signature rejected")
+	if c == nil {
+		return
+	}
+	c.Write(zap.Stringer("reason", verify.ReasonOf(err)), zap.String("remote_ip", r.RemoteAddr), zap.Error(err))
+}
+
+// Cleanup releases the remote key caches, the replay cache and the policy name. It works after a
+// failed Provision.
+func (h *RequestSignature) Cleanup() error {
+	h.remote.release()
+	h.replay.release()
+	if h.unname != nil {
+		h.unname()
+	}
+	return nil
+}
+
+// publicIssuer hides the internal name of the anonymous issuer.
+func publicIssuer(name string) string {
+	if name == anonymousIssuer {
+		return ""
+	}
+	return name
+}
+
+// caddyDurationOrNone maps a configured duration to the engine's convention: an explicit zero
+// means no leeway at all (negative), as for jwt_auth.
+func caddyDurationOrNone(d caddy.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return time.Duration(d)
+}
+
+// base64Len is the unpadded base64 length of n bytes.
+func base64Len(n int64) int {
+	return int((n*8 + 5) / 6)
+}
+
+// replayCaches holds the one in-memory replay cache of the process, shared by every
+// request_signature handler and kept across config reloads.
+var replayCaches = caddy.NewUsagePool()
+
+// replayLease is a handler's use of the shared replay cache.
+type replayLease struct{ cache *binding.Memory }
+
+// replayDestructor adapts the cache to the usage pool.
+type replayDestructor struct{ *binding.Memory }
+
+func (replayDestructor) Destruct() error { return nil }
+
+func acquireReplayCache() (*replayLease, error) {
+	v, _, err := replayCaches.LoadOrNew("memory", func() (caddy.Destructor, error) {
+		return replayDestructor{binding.NewMemory(0, nil)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &replayLease{cache: v.(replayDestructor).Memory}, nil
+}
+
+func (l *replayLease) release() {
+	if l == nil {
+		return
+	}
+	_, _ = replayCaches.Delete("memory")
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*RequestSignature)(nil)
+	_ caddy.CleanerUpper          = (*RequestSignature)(nil)
+	_ caddyhttp.MiddlewareHandler = (*RequestSignature)(nil)
+)

@@ -1,0 +1,205 @@
+package caddyjwt
+
+import (
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("request_signature", parseRequestSignature)
+	// RegisterDirectiveOrder can only anchor to a standard directive: with jwt_auth After
+	// basic_auth this gives basic_auth, jwt_auth, request_signature, forward_auth.
+	httpcaddyfile.RegisterDirectiveOrder("request_signature", httpcaddyfile.Before, "forward_auth")
+	httpcaddyfile.RegisterHandlerDirective("jwt_keys", parseKeysAPI)
+	httpcaddyfile.RegisterDirectiveOrder("jwt_keys", httpcaddyfile.Before, "respond")
+	httpcaddyfile.RegisterHandlerDirective("jwt_check", parseCheck)
+	httpcaddyfile.RegisterDirectiveOrder("jwt_check", httpcaddyfile.Before, "respond")
+}
+
+// parseRequestSignature sets up the handler from Caddyfile tokens. Syntax:
+//
+//	request_signature [<matcher>] {
+//		header <name> [<scheme>]
+//		key <path> [<kid>]
+//		jwks_url <url>
+//		discovery <url>
+//		registry <counterparty...>
+//		issuer <iss> { ... }
+//		profile tokenio | ob_jws | detached
+//		algorithms <alg...>
+//		max_body <size>
+//		leeway <duration>
+//		path_form decoded | escaped
+//		version <api-version>
+//		trust_anchor <tan...>
+//		replay
+//		realm <realm>
+//		name <id>
+//	}
+func parseRequestSignature(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var rs RequestSignature
+	err := rs.UnmarshalCaddyfile(h.Dispenser)
+	return &rs, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens.
+func (h *RequestSignature) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "header":
+			args := d.RemainingArgs()
+			if h.Header != "" {
+				return d.Err("header: already specified")
+			}
+			if len(args) < 1 || len(args) > 2 {
+				return d.Err("header: want <name> [<scheme>]")
+			}
+			h.Header = args[0]
+			if len(args) == 2 {
+				h.Scheme = args[1]
+			}
+		case "key":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.Err("key: want <path> [<kid>]")
+			}
+			kf := KeyFile{Path: args[0]}
+			if len(args) == 2 {
+				kf.KeyID = args[1]
+			}
+			h.Keys = append(h.Keys, kf)
+		case "jwks_url":
+			err = singleArg(d, &h.JWKSURL)
+		case "discovery":
+			err = singleArg(d, &h.Discovery)
+		case "registry":
+			var cps []string
+			cps, err = remainingArgs(d, nil)
+			h.Registry = append(h.Registry, cps...)
+		case "issuer":
+			var c Config // the issuer block is jwt_auth's
+			if err = c.unmarshalIssuer(d); err == nil {
+				h.Issuers = append(h.Issuers, c.Issuers...)
+			}
+		case "profile":
+			err = singleArg(d, &h.Profile)
+		case "algorithms":
+			h.Algorithms, err = remainingArgs(d, h.Algorithms)
+		case "max_body":
+			h.MaxBody, err = sizeArg(d, h.MaxBody != 0)
+		case "leeway":
+			var dur caddy.Duration
+			dur, err = durationArg(d, h.Leeway != nil)
+			h.Leeway = &dur
+		case "path_form":
+			err = singleArg(d, &h.PathForm)
+		case "version":
+			err = singleArg(d, &h.Version)
+		case "trust_anchor":
+			var tans []string
+			tans, err = remainingArgs(d, nil)
+			h.TrustAnchors = append(h.TrustAnchors, tans...)
+		case "replay":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Replay = true
+		case "realm":
+			err = singleArg(d, &h.Realm)
+		case "name":
+			err = singleArg(d, &h.Name)
+		default:
+			return d.Errf("unrecognized subdirective: %s", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseKeysAPI sets up jwt_keys. Syntax:
+//
+//	jwt_keys [<matcher>] {
+//		max_body <size>
+//	}
+func parseKeysAPI(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var k KeysAPI
+	h.Next()
+	if h.NextArg() {
+		return nil, h.ArgErr()
+	}
+	for nesting := h.Nesting(); h.NextBlock(nesting); {
+		var err error
+		switch h.Val() {
+		case "max_body":
+			k.MaxBody, err = sizeArg(h.Dispenser, k.MaxBody != 0)
+		default:
+			return nil, h.Errf("unrecognized subdirective: %s", h.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &k, nil
+}
+
+// parseCheck sets up jwt_check. Syntax:
+//
+//	jwt_check [<matcher>] [<policy>] {
+//		policy <name>
+//		max_body <size>
+//	}
+func parseCheck(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var c Check
+	h.Next()
+	if h.NextArg() {
+		c.Policy = h.Val()
+		if h.NextArg() {
+			return nil, h.ArgErr()
+		}
+	}
+	for nesting := h.Nesting(); h.NextBlock(nesting); {
+		var err error
+		switch h.Val() {
+		case "policy":
+			err = singleArg(h.Dispenser, &c.Policy)
+		case "max_body":
+			c.MaxBody, err = sizeArg(h.Dispenser, c.MaxBody != 0)
+		default:
+			return nil, h.Errf("unrecognized subdirective: %s", h.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &c, nil
+}
+
+// sizeArg reads one size argument such as 64KiB (65536 bytes) or 1MB.
+func sizeArg(d *caddyfile.Dispenser, already bool) (int64, error) {
+	name := d.Val()
+	if already {
+		return 0, d.Errf("%s: already specified", name)
+	}
+	var s string
+	if !d.Args(&s) || d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n == 0 || n > 1<<40 {
+		return 0, d.Errf("%s: invalid size %q", name, s)
+	}
+	return int64(n), nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*RequestSignature)(nil)

@@ -1,0 +1,151 @@
+package dcrhandler
+
+import (
+	"github.com/dustin/go-humanize"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("dcr", parseCaddyfile)
+	// dcr answers the request itself, like respond; placed just before it so that a catch-all
+	// respond in the same site does not shadow the registration endpoint.
+	httpcaddyfile.RegisterDirectiveOrder("dcr", httpcaddyfile.Before, "respond")
+}
+
+// parseCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	dcr [<matcher>] {
+//		profile generic | obie | cdr | revolut
+//		directory <iss> {
+//			key <path> [<kid>]
+//			jwks_url <url>
+//		}
+//		audience <aud...>
+//		algorithms <alg...>
+//		ssa_max_age <duration>
+//		redirect_uri_pattern <regex>
+//		jwks_uri_allow <host...>
+//		max_body <size>
+//	}
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var d Handler
+	err := d.UnmarshalCaddyfile(h.Dispenser)
+	return &d, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "profile":
+			err = singleArg(d, &h.Profile)
+		case "directory":
+			err = h.unmarshalDirectory(d)
+		case "audience":
+			h.Audience, err = remainingArgs(d, h.Audience)
+		case "algorithms":
+			h.Algorithms, err = remainingArgs(d, h.Algorithms)
+		case "ssa_max_age":
+			if h.SSAMaxAge != 0 {
+				return d.Err("ssa_max_age: already specified")
+			}
+			var s string
+			if !d.Args(&s) || d.NextArg() {
+				return d.ArgErr()
+			}
+			dur, perr := caddy.ParseDuration(s)
+			if perr != nil || dur < 0 {
+				return d.Errf("ssa_max_age: invalid duration %q", s)
+			}
+			h.SSAMaxAge = caddy.Duration(dur)
+		case "redirect_uri_pattern":
+			err = singleArg(d, &h.RedirectURIPattern)
+		case "jwks_uri_allow":
+			var hosts []string
+			hosts, err = remainingArgs(d, nil)
+			h.JWKSURIAllow = append(h.JWKSURIAllow, hosts...)
+		case "max_body":
+			var s string
+			if err = singleArg(d, &s); err == nil {
+				n, perr := humanize.ParseBytes(s)
+				if perr != nil || n == 0 || n > 16<<20 {
+					return d.Errf("max_body: invalid size %q (between 1 and 16MiB)", s)
+				}
+				h.MaxBody = int64(n)
+			}
+		default:
+			return d.Errf("unrecognized subdirective: %s", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unmarshalDirectory parses `directory <iss> { key <path> [<kid>] | jwks_url <url> }`.
+func (h *Handler) unmarshalDirectory(d *caddyfile.Dispenser) error {
+	var dir Directory
+	if !d.Args(&dir.Issuer) || d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "key":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.Errf("directory %s: key: want <path> [<kid>]", dir.Issuer)
+			}
+			kf := KeyFile{Path: args[0]}
+			if len(args) == 2 {
+				kf.KeyID = args[1]
+			}
+			dir.Keys = append(dir.Keys, kf)
+		case "jwks_url":
+			if err := singleArg(d, &dir.JWKSURL); err != nil {
+				return d.Errf("directory %s: %v", dir.Issuer, err)
+			}
+		default:
+			return d.Errf("directory %s: unrecognized subdirective: %s", dir.Issuer, d.Val())
+		}
+	}
+	h.Directories = append(h.Directories, dir)
+	return nil
+}
+
+// singleArg reads exactly one argument into dst, refusing a repeated singleton.
+func singleArg(d *caddyfile.Dispenser, dst *string) error {
+	name := d.Val()
+	if *dst != "" {
+		return d.Errf("%s: already specified", name)
+	}
+	if !d.Args(dst) || d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// remainingArgs reads one or more arguments, refusing a repeated singleton.
+func remainingArgs(d *caddyfile.Dispenser, existing []string) ([]string, error) {
+	name := d.Val()
+	if existing != nil {
+		return nil, d.Errf("%s: already specified", name)
+	}
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return nil, d.ArgErr()
+	}
+	return args, nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

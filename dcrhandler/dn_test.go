@@ -1,0 +1,140 @@
+package dcrhandler
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// clientCertificate makes a self-signed certificate with the given subject.
+func clientCertificate(t testing.TB, subject pkix.Name) *x509.Certificate {
+	t.Helper()
+	_, soft, _, _ := testKeys(t)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(7),
+		Subject:      subject,
+		NotBefore:    time.Unix(1_700_000_000, 0),
+		NotAfter:     time.Unix(1_900_000_000, 0),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &soft.priv.PublicKey, soft.priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+var obieSubject = pkix.Name{
+	CommonName:         "client.example",
+	Organization:       []string{"Example Ltd"},
+	OrganizationalUnit: []string{"0015800001HQQrZAAX"},
+	Country:            []string{"GB"},
+	ExtraNames:         []pkix.AttributeTypeAndValue{{Type: asn1.ObjectIdentifier{2, 5, 4, 97}, Value: "PSDGB-OB-123456"}},
+}
+
+func TestParseDN(t *testing.T) {
+	cert := clientCertificate(t, obieSubject)
+	state := &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{cert}}, PeerCertificates: []*x509.Certificate{cert}}
+	for _, tc := range []struct {
+		name, dn string
+		match    bool
+	}{
+		{"RFC 4514 order", "2.5.4.97=PSDGB-OB-123456,CN=client.example,OU=0015800001HQQrZAAX,O=Example Ltd,C=GB", true},
+		{"spaces after separators", "organizationIdentifier=PSDGB-OB-123456, CN=client.example, OU=0015800001HQQrZAAX, O=Example Ltd, C=GB", true},
+		{"case of types and values ignored", "OID.2.5.4.97=psdgb-ob-123456,cn=CLIENT.EXAMPLE,ou=0015800001hqqrzaax,o=example ltd,c=gb", true},
+		{"different CN", "2.5.4.97=PSDGB-OB-123456,CN=other.example,OU=0015800001HQQrZAAX,O=Example Ltd,C=GB", false},
+		{"attributes in another order", "CN=client.example,2.5.4.97=PSDGB-OB-123456,OU=0015800001HQQrZAAX,O=Example Ltd,C=GB", false},
+		{"missing attribute", "CN=client.example,O=Example Ltd,C=GB", false},
+		{"garbage", "not a DN", false},
+		{"escaped comma is not a separator", `CN=client.example\,OU=x,O=Example Ltd,C=GB`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			match, ok := certificateDNMatches(state, tc.dn)
+			if !ok {
+				t.Fatal("a verified chain was not seen")
+			}
+			if match != tc.match {
+				t.Errorf("certificateDNMatches(%q) = %v, want %v", tc.dn, match, tc.match)
+			}
+		})
+	}
+	reversed := "C=GB,O=Example Ltd,OU=0015800001HQQrZAAX,CN=client.example,2.5.4.97=PSDGB-OB-123456"
+	if match, _ := certificateDNMatches(state, reversed); !match {
+		t.Errorf("DN in X.500 order (%q) did not match", reversed)
+	}
+	if _, ok := certificateDNMatches(&tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}, "CN=x"); ok {
+		t.Error("an unverified peer certificate was compared")
+	}
+	if _, ok := certificateDNMatches(nil, "CN=x"); ok {
+		t.Error("a plain connection was compared")
+	}
+}
+
+// postTLS registers over a (synthetic) mTLS connection presenting cert.
+func postTLS(t testing.TB, h *Handler, token string, cert *x509.Certificate) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "https://bank.example/register", bytes.NewBufferString(token))
+	r.Header.Set("Content-Type", "application/jwt")
+	r.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{cert}}, PeerCertificates: []*x509.Certificate{cert}}
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func TestClientCertificateDNCheck(t *testing.T) {
+	f := newFixture(t)
+	cert := clientCertificate(t, pkix.Name{CommonName: "client.example", Organization: []string{"Example Ltd"}, Country: []string{"GB"}})
+	tlsAuth := func(dn string) func(map[string]any) {
+		return func(c map[string]any) {
+			c["token_endpoint_auth_method"] = "tls_client_auth"
+			c["tls_client_auth_subject_dn"] = dn
+		}
+	}
+	t.Run("obie DN matching the certificate accepted", func(t *testing.T) {
+		h := f.handler(t, "obie", nil)
+		w := postTLS(t, h, f.requestJWT("obie", nil, tlsAuth("CN=client.example,O=Example Ltd,C=GB")), cert)
+		if w.Code != http.StatusCreated {
+			t.Fatalf("status %d; body %s", w.Code, w.Body.String())
+		}
+		if uri := decode(t, w)["registration_client_uri"]; uri != "https://bank.example/register/"+decode(t, w)["client_id"].(string) {
+			t.Errorf("registration_client_uri = %v, want the https URI", uri)
+		}
+	})
+	t.Run("obie DN of another certificate refused", func(t *testing.T) {
+		h := f.handler(t, "obie", nil)
+		w := postTLS(t, h, f.requestJWT("obie", nil, tlsAuth("CN=someone.else,O=Example Ltd,C=GB")), cert)
+		expectError(t, w, http.StatusBadRequest, codeInvalidMetadata, "tls_client_auth_subject_dn")
+	})
+	t.Run("revolut tls_client_auth_dn matching accepted", func(t *testing.T) {
+		h := f.handler(t, "revolut", nil)
+		w := postTLS(t, h, f.requestJWT("revolut", nil, nil), cert)
+		if w.Code != http.StatusCreated {
+			t.Fatalf("status %d; body %s", w.Code, w.Body.String())
+		}
+	})
+	t.Run("revolut tls_client_auth_dn mismatch refused", func(t *testing.T) {
+		h := f.handler(t, "revolut", nil)
+		w := postTLS(t, h, f.requestJWT("revolut", nil, set("tls_client_auth_dn", "CN=client.example,O=Other,C=GB")), cert)
+		expectError(t, w, http.StatusBadRequest, codeInvalidMetadata, "tls_client_auth_dn")
+	})
+	t.Run("no client certificate: nothing to compare", func(t *testing.T) {
+		h := f.handler(t, "obie", nil)
+		w := post(t, h, f.requestJWT("obie", nil, tlsAuth("CN=anyone")))
+		if w.Code != http.StatusCreated {
+			t.Fatalf("status %d; body %s", w.Code, w.Body.String())
+		}
+	})
+}

@@ -1,0 +1,507 @@
+package dcrhandler
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"maps"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/obgate/obgate/caddyjwt/keys"
+	"github.com/obgate/obgate/caddyjwt/verify"
+)
+
+// registration is a request that passed every check: what gets stored.
+type registration struct {
+	metadata          map[string]any
+	softwareStatement string // the SSA exactly as sent; "" without one
+	softwareID        string
+	claimedClientID   any // the client_id the request names (PUT, RFC 7592 §2.2); nil when absent
+}
+
+// register handles POST <base>: RFC 7591 §3.
+func (h *Handler) register(r *http.Request) (int, map[string]any, error) {
+	ctx := r.Context()
+	reg, err := h.readRegistration(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	clientID, err := newSecret(16)
+	if err != nil {
+		return 0, nil, internalError(err)
+	}
+	token, err := newSecret(32) // 256 random bits
+	if err != nil {
+		return 0, nil, internalError(err)
+	}
+	now := h.clock().Unix()
+	rec := &clientRecord{
+		ClientID:          clientID,
+		IssuedAt:          now,
+		TokenSHA256:       tokenHash(token),
+		SoftwareID:        reg.softwareID,
+		SoftwareStatement: reg.softwareStatement,
+		Metadata:          reg.metadata,
+		UpdatedAt:         now,
+	}
+	if err := h.store.create(ctx, rec, h.profile.uniqueSoftware()); err != nil {
+		if errors.Is(err, errSoftwareRegistered) {
+			return 0, nil, badMetadata("software_id: this software is already registered here; update or delete that registration")
+		}
+		return 0, nil, internalError(err)
+	}
+	body := clientResponse(rec, managementURI(r, clientID))
+	body["registration_access_token"] = token
+	return http.StatusCreated, body, nil
+}
+
+// manage handles GET, PUT and DELETE <base>/<client_id>: RFC 7592 §2. Anything that does not
+// prove possession of the client's registration access token is 401, including unknown clients.
+func (h *Handler) manage(r *http.Request) (int, map[string]any, error) {
+	ctx := r.Context()
+	rec, token, err := h.authenticate(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	switch r.Method {
+	case http.MethodGet:
+		return http.StatusOK, clientResponse(rec, managementURI(r, "")), nil
+	case http.MethodDelete:
+		err := h.store.withClientLock(ctx, rec.ClientID, func() error {
+			current, err := h.reauthenticate(ctx, rec.ClientID, token)
+			if err != nil {
+				return err
+			}
+			return h.store.remove(ctx, current, h.profile.uniqueSoftware())
+		})
+		if err != nil {
+			return 0, nil, asRejection(err)
+		}
+		return http.StatusNoContent, nil, nil
+	}
+	// PUT: RFC 7592 §2.2, the same validation as a registration.
+	reg, err := h.readRegistration(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if reg.claimedClientID != nil && reg.claimedClientID != rec.ClientID {
+		return 0, nil, badMetadata("client_id: differs from the client being updated")
+	}
+	if rec.SoftwareID != "" && reg.softwareID != rec.SoftwareID {
+		return 0, nil, badMetadata("software_id: differs from the registered software's")
+	}
+	var updated *clientRecord
+	err = h.store.withClientLock(ctx, rec.ClientID, func() error {
+		current, err := h.reauthenticate(ctx, rec.ClientID, token)
+		if err != nil {
+			return err
+		}
+		next := *current // the token is kept, not rotated
+		next.Metadata = reg.metadata
+		next.SoftwareStatement = reg.softwareStatement
+		next.UpdatedAt = h.clock().Unix()
+		if err := h.store.save(ctx, &next); err != nil {
+			return err
+		}
+		updated = &next
+		return nil
+	})
+	if err != nil {
+		return 0, nil, asRejection(err)
+	}
+	return http.StatusOK, clientResponse(updated, managementURI(r, "")), nil
+}
+
+// dummyHash keeps the work for an unknown client close to that for a known one.
+var dummyHash = tokenHash("obgate-dcr-no-such-client")
+
+// authenticate finds the client named by the last path segment and checks the registration
+// access token (RFC 6750 §2.1 Bearer) against its stored hash in constant time.
+func (h *Handler) authenticate(r *http.Request) (*clientRecord, string, error) {
+	token, ok := bearerToken(r)
+	if !ok {
+		return nil, "", unauthorized(codeInvalidRequest, "Authorization: a registration access token is required")
+	}
+	rec, err := h.reauthenticate(r.Context(), path.Base(r.URL.Path), token)
+	return rec, token, err
+}
+
+// reauthenticate loads the client and checks the token again (under the client lock).
+func (h *Handler) reauthenticate(ctx context.Context, clientID, token string) (*clientRecord, error) {
+	bad := unauthorized(codeInvalidToken, "the registration access token is not valid for this client")
+	if !validClientID(clientID) {
+		tokenMatches(token, dummyHash)
+		return nil, bad
+	}
+	rec, err := h.store.load(ctx, clientID)
+	if errors.Is(err, errNotFound) {
+		tokenMatches(token, dummyHash)
+		return nil, bad
+	}
+	if err != nil {
+		return nil, internalError(err)
+	}
+	if !tokenMatches(token, rec.TokenSHA256) {
+		return nil, bad
+	}
+	return rec, nil
+}
+
+// bearerToken reads "Authorization: Bearer <token>" (scheme case-insensitive, RFC 6750 §2.1).
+func bearerToken(r *http.Request) (string, bool) {
+	v := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(v, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// readRegistration reads and checks a registration or update request: content type, size, then
+// the verification order of the issue (request parsed untrusted, SSA verified, software keys from
+// the verified SSA, request verified with them, metadata validated for the profile).
+func (h *Handler) readRegistration(r *http.Request) (*registration, error) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	isJWT := mt == "application/jwt" || mt == "application/jose"
+	if !isJWT && !(mt == "application/json" && h.profile == profileGeneric) {
+		want := "application/jwt"
+		if h.profile == profileGeneric {
+			want += " or application/json"
+		}
+		return nil, plain(http.StatusUnsupportedMediaType, "Content-Type: must be "+want)
+	}
+	if r.ContentLength > h.MaxBody {
+		return nil, plain(http.StatusRequestEntityTooLarge, "the request body is too large")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, h.MaxBody+1))
+	if err != nil {
+		return nil, badMetadata("request: the body could not be read")
+	}
+	if int64(len(body)) > h.MaxBody {
+		return nil, plain(http.StatusRequestEntityTooLarge, "the request body is too large")
+	}
+	var reg *registration
+	if isJWT {
+		reg, err = h.readJWTRequest(r.Context(), bytes.TrimSpace(body))
+	} else {
+		reg, err = h.readJSONRequest(r.Context(), body)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rej := h.checkClientCertificate(r, reg.metadata); rej != nil {
+		return nil, rej
+	}
+	return reg, nil
+}
+
+// readJWTRequest runs the verification order on a request JWT.
+func (h *Handler) readJWTRequest(ctx context.Context, token []byte) (*registration, error) {
+	// 1. Parse without trusting anything.
+	if len(token) == 0 {
+		return nil, badMetadata("request: the body must be a signed request JWT")
+	}
+	unverified, err := verify.UnverifiedClaims(token, int(h.MaxBody))
+	if err != nil {
+		return nil, badMetadata("request: the body is not a well-formed compact JWS JWT")
+	}
+	unverifiedKID, ok := headerKID(token)
+	if !ok {
+		return nil, badMetadata("kid: the request JWT's header must name its signing key")
+	}
+	ssaRaw, ok := unverified["software_statement"].(string)
+	if !ok || ssaRaw == "" {
+		return nil, badSSA("software_statement: required in the request JWT")
+	}
+	// 2. The software statement, with the directories' keys.
+	ssa, err := h.verifySSA(ctx, ssaRaw)
+	if err != nil {
+		return nil, err
+	}
+	// 3. The software's keys, from the verified statement only.
+	set, err := h.softwareKeys(ctx, ssa, unverifiedKID)
+	if err != nil {
+		return nil, err
+	}
+	// 4. The request JWT, with those keys.
+	claims, err := h.verifyRequest(ctx, token, set, ssa, unverified)
+	if err != nil {
+		return nil, err
+	}
+	// 5. The metadata.
+	md, rej := h.buildMetadata(claims, ssa)
+	if rej != nil {
+		return nil, rej
+	}
+	return &registration{
+		metadata:          md,
+		softwareStatement: ssaRaw,
+		softwareID:        softwareIDOf(ssa, md),
+		claimedClientID:   claims["client_id"],
+	}, nil
+}
+
+// readJSONRequest reads a plain RFC 7591 §3.1 JSON registration (generic profile only). A
+// software_statement is required when directories are configured, and verified when present.
+func (h *Handler) readJSONRequest(ctx context.Context, body []byte) (*registration, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil || obj == nil || dec.More() {
+		return nil, badMetadata("request: the body must be a JSON object of client metadata")
+	}
+	var ssa map[string]any
+	ssaRaw, present := obj["software_statement"]
+	switch {
+	case present:
+		s, ok := ssaRaw.(string)
+		if !ok || s == "" {
+			return nil, badSSA("software_statement: must be a JWT string")
+		}
+		var err error
+		if ssa, err = h.verifySSA(ctx, s); err != nil {
+			return nil, err
+		}
+	case len(h.Directories) > 0:
+		return nil, badSSA("software_statement: required")
+	}
+	md, rej := h.buildMetadata(obj, ssa)
+	if rej != nil {
+		return nil, rej
+	}
+	s, _ := ssaRaw.(string)
+	return &registration{metadata: md, softwareStatement: s, softwareID: softwareIDOf(ssa, md), claimedClientID: obj["client_id"]}, nil
+}
+
+// verifySSA verifies a software statement with the directories' keys and applies the profile's
+// statement rules. A directory with a jwks_url is warmed first (see remoteDirectorySource).
+func (h *Handler) verifySSA(ctx context.Context, raw string) (map[string]any, error) {
+	if h.ssaVerifier == nil {
+		return nil, badSSA("software_statement: no directory is trusted here")
+	}
+	if unverified, err := verify.UnverifiedClaims([]byte(raw), int(h.MaxBody)); err == nil {
+		claimedIss, _ := unverified["iss"].(string)
+		for _, u := range h.dirRemote[claimedIss] { // only configured issuers cause a fetch
+			_, _ = h.dirFetcher.Keys(ctx, u) // a failure surfaces as unavailable keys below
+		}
+	}
+	res, err := h.ssaVerifier.Verify(ctx, []byte(raw))
+	if err != nil {
+		return nil, jwtRejection(err, codeInvalidSSA, "the software statement")
+	}
+	if rej := h.checkSSA(res.Claims, h.clock()); rej != nil {
+		return nil, rej
+	}
+	return res.Claims, nil
+}
+
+// softwareKeys returns the software's key set from the location the verified statement names.
+// The URL is checked against jwks_uri_allow before any connection.
+func (h *Handler) softwareKeys(ctx context.Context, ssa map[string]any, unverifiedKID string) (*keys.Set, error) {
+	rawURL, inline, field, rej := h.jwksLocation(ssa)
+	if rej != nil {
+		return nil, rej
+	}
+	if inline != nil {
+		data, _ := json.Marshal(inline)
+		usable, _, err := keys.ParseJWKs(data, "software statement jwks", keys.JWKOptions{})
+		if err != nil || len(usable) == 0 {
+			return nil, badSSA("jwks: the software statement's jwks holds no usable signature key")
+		}
+		return keys.NewSet(usable...), nil
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return nil, badSSA(field + ": not an absolute URL")
+	}
+	if err := h.allow.check(u); err != nil {
+		rej := badSSA(field + ": the software's JWKS host is not allowed here (jwks_uri_allow)")
+		rej.err = err
+		return nil, rej
+	}
+	set, err := h.fetcher.Keys(ctx, rawURL)
+	if err == nil {
+		if _, ok := set.Lookup(unverifiedKID); !ok {
+			if again, err2 := h.fetcher.KeysAfterMiss(ctx, rawURL); err2 == nil {
+				set = again
+			}
+		}
+		return set, nil
+	}
+	if fe, ok := errors.AsType[*fetchError](err); ok && !fe.unreachable {
+		rej := badSSA(field + ": the software's JWKS is not a usable JWK Set")
+		rej.err = err
+		return nil, rej
+	}
+	return nil, unavailable("the software's JWKS is unreachable", defaultRetryAfter, err)
+}
+
+// verifyRequest verifies the request JWT with the software's keys: kid-selected key, algorithm
+// from the allowlist, aud in audience, exp and iat required, jti required by the profiles and never
+// replayed within the request's lifetime.
+func (h *Handler) verifyRequest(ctx context.Context, token []byte, set *keys.Set, ssa, unverified map[string]any) (map[string]any, error) {
+	issuer, _ := unverified["iss"].(string)
+	if h.profile == profileOBIE {
+		issuer, _ = ssa["software_id"].(string) // OBIE DCR v3.3: iss is the software_id
+	}
+	if issuer == "" {
+		return nil, badMetadata("iss: the request JWT must name its issuer")
+	}
+	usable := make([]keys.Key, 0, set.Len())
+	for _, k := range set.Keys() {
+		if slices.ContainsFunc(h.algorithms, k.Allows) && !k.Symmetric() {
+			usable = append(usable, k)
+		}
+	}
+	require := []string{"iat"}
+	if h.profile.requiresJTI() {
+		require = append(require, "jti")
+	}
+	v, err := verify.New(verify.Policy{
+		Issuers: []verify.Issuer{{
+			Name:       issuer,
+			Sources:    []keys.Source{keys.NewStatic(usable...)},
+			Algorithms: h.algorithms,
+		}},
+		Audience:     h.Audience,
+		Require:      require,
+		MaxTokenSize: int(h.MaxBody),
+		Clock:        h.clock,
+	})
+	if err != nil {
+		return nil, internalError(err)
+	}
+	res, err := v.Verify(ctx, token)
+	if err != nil {
+		if h.profile == profileOBIE && verify.ReasonOf(err) == verify.ReasonUnknownIssuer {
+			return nil, badMetadata("iss: the request JWT's iss must equal the software statement's software_id")
+		}
+		return nil, jwtRejection(err, codeInvalidMetadata, "the request JWT")
+	}
+	if jti, present := res.Claims["jti"]; present {
+		s, ok := jti.(string)
+		if !ok || s == "" {
+			return nil, badMetadata("jti: must be a non-empty string")
+		}
+		exp, _ := numeric(res.Claims["exp"])
+		switch h.replay.remember(issuer+"\x00"+s, time.Unix(exp, 0).Add(h.leeway()), h.clock()) {
+		case replaySeen:
+			return nil, badMetadata("jti: this request JWT was already used")
+		case replayFull:
+			return nil, unavailable("too many registrations in flight", defaultRetryAfter, errors.New("replay cache full"))
+		}
+	}
+	return res.Claims, nil
+}
+
+// checkClientCertificate: where the connection carries a verified client certificate, the
+// registered subject DN must name it (RFC 8705 §2.1.2).
+func (h *Handler) checkClientCertificate(r *http.Request, md map[string]any) *rejection {
+	field := h.profile.dnClaim()
+	dn, _ := md[field].(string)
+	if dn == "" {
+		return nil
+	}
+	if match, ok := certificateDNMatches(r.TLS, dn); ok && !match {
+		return badMetadata(field + ": does not match the subject of the connection's client certificate")
+	}
+	return nil
+}
+
+// headerKID returns the request JWT's kid header parameter. The token has already passed the
+// engine's strict parse (verify.UnverifiedClaims), so only the member is read here.
+func headerKID(token []byte) (string, bool) {
+	seg, _, _ := bytes.Cut(token, []byte("."))
+	raw, err := base64.RawURLEncoding.DecodeString(string(seg))
+	if err != nil {
+		return "", false
+	}
+	var h struct {
+		KID any `json:"kid"`
+	}
+	if json.Unmarshal(raw, &h) != nil {
+		return "", false
+	}
+	kid, ok := h.KID.(string)
+	return kid, ok && kid != ""
+}
+
+func softwareIDOf(ssa, md map[string]any) string {
+	if id, ok := ssa["software_id"].(string); ok {
+		return id
+	}
+	id, _ := md["software_id"].(string)
+	return id
+}
+
+// clientResponse is the RFC 7591 §3.2.1 client information response for a stored client.
+func clientResponse(rec *clientRecord, uri string) map[string]any {
+	body := maps.Clone(rec.Metadata)
+	if body == nil {
+		body = make(map[string]any)
+	}
+	body["client_id"] = rec.ClientID
+	body["client_id_issued_at"] = rec.IssuedAt
+	body["registration_client_uri"] = uri
+	if rec.SoftwareStatement != "" {
+		body["software_statement"] = rec.SoftwareStatement
+	}
+	return body
+}
+
+// managementURI is the absolute URI of a client's registration (RFC 7592 §3), from the request's
+// scheme, host and original path (before any handle_path stripping). With a clientID, the path is
+// the registration endpoint and the ID is appended; without, the path is already the client's.
+func managementURI(r *http.Request, clientID string) string {
+	p := r.URL.Path
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
+		p = orig.URL.Path
+	}
+	if clientID != "" {
+		p = strings.TrimSuffix(p, "/") + "/" + clientID
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return (&url.URL{Scheme: scheme, Host: r.Host, Path: p}).String()
+}
+
+// writeJSON sends a successful answer with no-store caching (RFC 7591 §3.2.1).
+func writeJSON(w http.ResponseWriter, status int, body map[string]any) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	if body == nil {
+		w.WriteHeader(status)
+		return
+	}
+	data, err := json.Marshal(body)
+	if err != nil {
+		internalError(err).write(w)
+		return
+	}
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(data)
+}
+
+// asRejection keeps rejections and turns anything else (storage failures) into a 500.
+func asRejection(err error) error {
+	if _, ok := errors.AsType[*rejection](err); ok {
+		return err
+	}
+	return internalError(err)
+}
