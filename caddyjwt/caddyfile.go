@@ -1,13 +1,12 @@
 package caddyjwt
 
 import (
-	"strconv"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/dustin/go-humanize"
+
+	"github.com/obgate/obgate/internal/caddyfileargs"
 )
 
 func init() {
@@ -63,20 +62,20 @@ func (c *Config) unmarshalBlock(d *caddyfile.Dispenser) error {
 		case "issuer":
 			err = c.unmarshalIssuer(d)
 		case "audience":
-			c.Audience, err = remainingArgs(d, c.Audience)
+			c.Audience, err = caddyfileargs.List(d, c.Audience)
 		case "leeway":
 			var dur caddy.Duration
-			dur, err = durationArg(d, c.Leeway != nil)
+			dur, err = caddyfileargs.Duration(d, c.Leeway != nil)
 			c.Leeway = &dur
 		case "max_age":
-			c.MaxAge, err = durationArg(d, c.MaxAge != 0)
+			c.MaxAge, err = caddyfileargs.Duration(d, c.MaxAge != 0)
 		case "require":
 			var names []string
-			names, err = remainingArgs(d, nil)
+			names, err = caddyfileargs.List(d, nil)
 			c.Require = append(c.Require, names...)
 		case "claim":
 			var args []string
-			if args, err = remainingArgs(d, nil); err == nil {
+			if args, err = caddyfileargs.List(d, nil); err == nil {
 				if len(args) < 2 {
 					return d.Err("claim: needs a claim name and at least one value")
 				}
@@ -86,23 +85,18 @@ func (c *Config) unmarshalBlock(d *caddyfile.Dispenser) error {
 			err = c.unmarshalToken(d)
 		case "require_empty":
 			var hs []string
-			hs, err = remainingArgs(d, nil)
+			hs, err = caddyfileargs.List(d, nil)
 			c.RequireEmpty = append(c.RequireEmpty, hs...)
 		case "user_claim":
-			err = singleArg(d, &c.UserClaim)
+			err = caddyfileargs.One(d, &c.UserClaim)
 		case "realm":
-			err = singleArg(d, &c.Realm)
+			err = caddyfileargs.One(d, &c.Realm)
 		case "name":
-			err = singleArg(d, &c.Name)
+			err = caddyfileargs.One(d, &c.Name)
 		case "max_token_size":
-			var s string
-			if err = singleArg(d, &s); err == nil {
-				var n uint64
-				if n, err = humanize.ParseBytes(s); err != nil || n == 0 || n > 1<<20 {
-					return d.Errf("max_token_size: invalid size %q (between 1 and 1MiB)", s)
-				}
-				c.MaxTokenSize = int(n)
-			}
+			var n int64
+			n, err = caddyfileargs.Size(d, c.MaxTokenSize != 0, 1<<20)
+			c.MaxTokenSize = int(n)
 		default:
 			return d.Errf("unrecognized subdirective: %s", d.Val())
 		}
@@ -136,17 +130,17 @@ func (c *Config) unmarshalIssuer(d *caddyfile.Dispenser) error {
 			}
 			ic.Keys = append(ic.Keys, kf)
 		case "jwks_url":
-			err = singleArg(d, &ic.JWKSURL)
+			err = caddyfileargs.One(d, &ic.JWKSURL)
 		case "discovery":
-			err = singleArg(d, &ic.Discovery)
+			err = caddyfileargs.One(d, &ic.Discovery)
 		case "registry":
 			var cps []string
-			cps, err = remainingArgs(d, nil)
+			cps, err = caddyfileargs.List(d, nil)
 			ic.Registry = append(ic.Registry, cps...)
 		case "algorithms":
-			ic.Algorithms, err = remainingArgs(d, ic.Algorithms)
+			ic.Algorithms, err = caddyfileargs.List(d, ic.Algorithms)
 		case "audience":
-			ic.Audience, err = remainingArgs(d, ic.Audience)
+			ic.Audience, err = caddyfileargs.List(d, ic.Audience)
 		default:
 			return d.Errf("issuer %s: unrecognized subdirective: %s", ic.Issuer, d.Val())
 		}
@@ -177,51 +171,6 @@ func (c *Config) unmarshalToken(d *caddyfile.Dispenser) error {
 	}
 	c.Tokens = append(c.Tokens, loc)
 	return nil
-}
-
-// singleArg reads exactly one argument into dst, refusing a repeated singleton.
-func singleArg(d *caddyfile.Dispenser, dst *string) error {
-	name := d.Val()
-	if *dst != "" {
-		return d.Errf("%s: already specified", name)
-	}
-	if !d.Args(dst) || d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
-}
-
-// remainingArgs reads one or more arguments, refusing a repeated singleton.
-func remainingArgs(d *caddyfile.Dispenser, existing []string) ([]string, error) {
-	name := d.Val()
-	if existing != nil {
-		return nil, d.Errf("%s: already specified", name)
-	}
-	args := d.RemainingArgs()
-	if len(args) == 0 {
-		return nil, d.ArgErr()
-	}
-	return args, nil
-}
-
-// durationArg reads one duration argument.
-func durationArg(d *caddyfile.Dispenser, already bool) (caddy.Duration, error) {
-	name := d.Val()
-	if already {
-		return 0, d.Errf("%s: already specified", name)
-	}
-	var s string
-	if !d.Args(&s) || d.NextArg() {
-		return 0, d.ArgErr()
-	}
-	dur, err := caddy.ParseDuration(s)
-	if err != nil {
-		return 0, d.Errf("%s: invalid duration %s: %v", name, strconv.Quote(s), err)
-	}
-	if dur < 0 {
-		return 0, d.Errf("%s: must not be negative", name)
-	}
-	return caddy.Duration(dur), nil
 }
 
 // Interface guard

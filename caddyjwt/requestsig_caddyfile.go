@@ -5,7 +5,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/dustin/go-humanize"
+
+	"github.com/obgate/obgate/internal/caddyfileargs"
 )
 
 func init() {
@@ -77,12 +78,12 @@ func (h *RequestSignature) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Keys = append(h.Keys, kf)
 		case "jwks_url":
-			err = singleArg(d, &h.JWKSURL)
+			err = caddyfileargs.One(d, &h.JWKSURL)
 		case "discovery":
-			err = singleArg(d, &h.Discovery)
+			err = caddyfileargs.One(d, &h.Discovery)
 		case "registry":
 			var cps []string
-			cps, err = remainingArgs(d, nil)
+			cps, err = caddyfileargs.List(d, nil)
 			h.Registry = append(h.Registry, cps...)
 		case "issuer":
 			var c Config // the issuer block is jwt_auth's
@@ -90,22 +91,22 @@ func (h *RequestSignature) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				h.Issuers = append(h.Issuers, c.Issuers...)
 			}
 		case "profile":
-			err = singleArg(d, &h.Profile)
+			err = caddyfileargs.One(d, &h.Profile)
 		case "algorithms":
-			h.Algorithms, err = remainingArgs(d, h.Algorithms)
+			h.Algorithms, err = caddyfileargs.List(d, h.Algorithms)
 		case "max_body":
-			h.MaxBody, err = sizeArg(d, h.MaxBody != 0)
+			h.MaxBody, err = caddyfileargs.Size(d, h.MaxBody != 0, maxBodyCap)
 		case "leeway":
 			var dur caddy.Duration
-			dur, err = durationArg(d, h.Leeway != nil)
+			dur, err = caddyfileargs.Duration(d, h.Leeway != nil)
 			h.Leeway = &dur
 		case "path_form":
-			err = singleArg(d, &h.PathForm)
+			err = caddyfileargs.One(d, &h.PathForm)
 		case "version":
-			err = singleArg(d, &h.Version)
+			err = caddyfileargs.One(d, &h.Version)
 		case "trust_anchor":
 			var tans []string
-			tans, err = remainingArgs(d, nil)
+			tans, err = caddyfileargs.List(d, nil)
 			h.TrustAnchors = append(h.TrustAnchors, tans...)
 		case "replay":
 			if d.NextArg() {
@@ -113,9 +114,9 @@ func (h *RequestSignature) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Replay = true
 		case "realm":
-			err = singleArg(d, &h.Realm)
+			err = caddyfileargs.One(d, &h.Realm)
 		case "name":
-			err = singleArg(d, &h.Name)
+			err = caddyfileargs.One(d, &h.Name)
 		default:
 			return d.Errf("unrecognized subdirective: %s", d.Val())
 		}
@@ -141,7 +142,7 @@ func parseKeysAPI(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 		var err error
 		switch h.Val() {
 		case "max_body":
-			k.MaxBody, err = sizeArg(h.Dispenser, k.MaxBody != 0)
+			k.MaxBody, err = caddyfileargs.Size(h.Dispenser, k.MaxBody != 0, maxBodyCap)
 		default:
 			return nil, h.Errf("unrecognized subdirective: %s", h.Val())
 		}
@@ -171,9 +172,9 @@ func parseCheck(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 		var err error
 		switch h.Val() {
 		case "policy":
-			err = singleArg(h.Dispenser, &c.Policy)
+			err = caddyfileargs.One(h.Dispenser, &c.Policy)
 		case "max_body":
-			c.MaxBody, err = sizeArg(h.Dispenser, c.MaxBody != 0)
+			c.MaxBody, err = caddyfileargs.Size(h.Dispenser, c.MaxBody != 0, maxBodyCap)
 		default:
 			return nil, h.Errf("unrecognized subdirective: %s", h.Val())
 		}
@@ -184,22 +185,8 @@ func parseCheck(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	return &c, nil
 }
 
-// sizeArg reads one size argument such as 64KiB (65536 bytes) or 1MB.
-func sizeArg(d *caddyfile.Dispenser, already bool) (int64, error) {
-	name := d.Val()
-	if already {
-		return 0, d.Errf("%s: already specified", name)
-	}
-	var s string
-	if !d.Args(&s) || d.NextArg() {
-		return 0, d.ArgErr()
-	}
-	n, err := humanize.ParseBytes(s)
-	if err != nil || n == 0 || n > 1<<40 {
-		return 0, d.Errf("%s: invalid size %q", name, s)
-	}
-	return int64(n), nil
-}
+// maxBodyCap bounds the max_body settings of the Caddyfile: a body is held in memory.
+const maxBodyCap = 1 << 30
 
 // Interface guard
 var _ caddyfile.Unmarshaler = (*RequestSignature)(nil)

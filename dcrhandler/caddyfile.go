@@ -1,12 +1,11 @@
 package dcrhandler
 
 import (
-	"github.com/dustin/go-humanize"
-
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/obgate/obgate/internal/caddyfileargs"
 )
 
 func init() {
@@ -47,41 +46,23 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch d.Val() {
 		case "profile":
-			err = singleArg(d, &h.Profile)
+			err = caddyfileargs.One(d, &h.Profile)
 		case "directory":
 			err = h.unmarshalDirectory(d)
 		case "audience":
-			h.Audience, err = remainingArgs(d, h.Audience)
+			h.Audience, err = caddyfileargs.List(d, h.Audience)
 		case "algorithms":
-			h.Algorithms, err = remainingArgs(d, h.Algorithms)
+			h.Algorithms, err = caddyfileargs.List(d, h.Algorithms)
 		case "ssa_max_age":
-			if h.SSAMaxAge != 0 {
-				return d.Err("ssa_max_age: already specified")
-			}
-			var s string
-			if !d.Args(&s) || d.NextArg() {
-				return d.ArgErr()
-			}
-			dur, perr := caddy.ParseDuration(s)
-			if perr != nil || dur < 0 {
-				return d.Errf("ssa_max_age: invalid duration %q", s)
-			}
-			h.SSAMaxAge = caddy.Duration(dur)
+			h.SSAMaxAge, err = caddyfileargs.Duration(d, h.SSAMaxAge != 0)
 		case "redirect_uri_pattern":
-			err = singleArg(d, &h.RedirectURIPattern)
+			err = caddyfileargs.One(d, &h.RedirectURIPattern)
 		case "jwks_uri_allow":
 			var hosts []string
-			hosts, err = remainingArgs(d, nil)
+			hosts, err = caddyfileargs.List(d, nil)
 			h.JWKSURIAllow = append(h.JWKSURIAllow, hosts...)
 		case "max_body":
-			var s string
-			if err = singleArg(d, &s); err == nil {
-				n, perr := humanize.ParseBytes(s)
-				if perr != nil || n == 0 || n > 16<<20 {
-					return d.Errf("max_body: invalid size %q (between 1 and 16MiB)", s)
-				}
-				h.MaxBody = int64(n)
-			}
+			h.MaxBody, err = caddyfileargs.Size(d, h.MaxBody != 0, 16<<20)
 		default:
 			return d.Errf("unrecognized subdirective: %s", d.Val())
 		}
@@ -111,7 +92,7 @@ func (h *Handler) unmarshalDirectory(d *caddyfile.Dispenser) error {
 			}
 			dir.Keys = append(dir.Keys, kf)
 		case "jwks_url":
-			if err := singleArg(d, &dir.JWKSURL); err != nil {
+			if err := caddyfileargs.One(d, &dir.JWKSURL); err != nil {
 				return d.Errf("directory %s: %v", dir.Issuer, err)
 			}
 		default:
@@ -120,31 +101,6 @@ func (h *Handler) unmarshalDirectory(d *caddyfile.Dispenser) error {
 	}
 	h.Directories = append(h.Directories, dir)
 	return nil
-}
-
-// singleArg reads exactly one argument into dst, refusing a repeated singleton.
-func singleArg(d *caddyfile.Dispenser, dst *string) error {
-	name := d.Val()
-	if *dst != "" {
-		return d.Errf("%s: already specified", name)
-	}
-	if !d.Args(dst) || d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
-}
-
-// remainingArgs reads one or more arguments, refusing a repeated singleton.
-func remainingArgs(d *caddyfile.Dispenser, existing []string) ([]string, error) {
-	name := d.Val()
-	if existing != nil {
-		return nil, d.Errf("%s: already specified", name)
-	}
-	args := d.RemainingArgs()
-	if len(args) == 0 {
-		return nil, d.ArgErr()
-	}
-	return args, nil
 }
 
 // Interface guard

@@ -1,12 +1,12 @@
 package jwks
 
 import (
-	"strconv"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	"github.com/obgate/obgate/internal/caddyfileargs"
 )
 
 func init() {
@@ -41,7 +41,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		name := d.Val()
 		switch name {
 		case "min_refresh", "max_refresh", "max_stale", "miss_cooldown", "fetch_timeout":
-			dur, err := durationArg(d)
+			dur, err := caddyfileargs.Duration(d, false)
 			if err != nil {
 				return err
 			}
@@ -71,23 +71,6 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
-}
-
-// durationArg reads one non-negative duration argument.
-func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
-	name := d.Val()
-	var s string
-	if !d.Args(&s) || d.NextArg() {
-		return 0, d.ArgErr()
-	}
-	dur, err := caddy.ParseDuration(s)
-	if err != nil {
-		return 0, d.Errf("%s: invalid duration %s: %v", name, strconv.Quote(s), err)
-	}
-	if dur < 0 {
-		return 0, d.Errf("%s: must not be negative", name)
-	}
-	return caddy.Duration(dur), nil
 }
 
 // Interface guard

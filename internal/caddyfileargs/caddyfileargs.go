@@ -1,0 +1,76 @@
+// Package caddyfileargs reads the arguments of obgate's Caddyfile subdirectives the same way in
+// every module: one value, a list, a duration or a size, each refusing a repeated singleton with
+// "<name>: already specified" and naming the subdirective in every error.
+package caddyfileargs
+
+import (
+	"strconv"
+
+	"github.com/dustin/go-humanize"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+// One reads exactly one argument into dst; dst must still be empty.
+func One(d *caddyfile.Dispenser, dst *string) error {
+	name := d.Val()
+	if *dst != "" {
+		return d.Errf("%s: already specified", name)
+	}
+	if !d.Args(dst) || d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// List reads one or more arguments; existing must be nil (the subdirective not seen yet).
+func List(d *caddyfile.Dispenser, existing []string) ([]string, error) {
+	name := d.Val()
+	if existing != nil {
+		return nil, d.Errf("%s: already specified", name)
+	}
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return nil, d.ArgErr()
+	}
+	return args, nil
+}
+
+// Duration reads one non-negative duration argument such as 30s or 1h; already says whether the
+// subdirective was seen before.
+func Duration(d *caddyfile.Dispenser, already bool) (caddy.Duration, error) {
+	name := d.Val()
+	if already {
+		return 0, d.Errf("%s: already specified", name)
+	}
+	var s string
+	if !d.Args(&s) || d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil {
+		return 0, d.Errf("%s: invalid duration %s: %v", name, strconv.Quote(s), err)
+	}
+	if dur < 0 {
+		return 0, d.Errf("%s: must not be negative", name)
+	}
+	return caddy.Duration(dur), nil
+}
+
+// Size reads one size argument such as 64KiB (65536 bytes) or 1MB, between 1 byte and max.
+func Size(d *caddyfile.Dispenser, already bool, max uint64) (int64, error) {
+	name := d.Val()
+	if already {
+		return 0, d.Errf("%s: already specified", name)
+	}
+	var s string
+	if !d.Args(&s) || d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n == 0 || n > max {
+		return 0, d.Errf("%s: invalid size %s (between 1 byte and %s)", name, strconv.Quote(s), humanize.IBytes(max))
+	}
+	return int64(n), nil
+}
