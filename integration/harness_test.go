@@ -42,7 +42,7 @@ func startGateway(t *testing.T, caddyfile string) *gateway {
 	cfg := strings.ReplaceAll(caddyfile, "{PORT}", fmt.Sprint(port))
 	cfg = strings.ReplaceAll(cfg, "{ADMIN_PORT}", fmt.Sprint(freePort(t)))
 	if !strings.HasPrefix(strings.TrimSpace(cfg), "{") {
-		cfg = quietGlobals + cfg
+		cfg = fmt.Sprintf(quietGlobals, t.TempDir()) + cfg
 	}
 	cfgJSON, err := adapt(cfg)
 	if err != nil {
@@ -58,10 +58,11 @@ func startGateway(t *testing.T, caddyfile string) *gateway {
 }
 
 // quietGlobals are the global options of a test Caddyfile that has none: no admin endpoint,
-// no autosaved config, and only errors logged.
+// no autosaved config, storage in the test's own directory, and only errors logged.
 const quietGlobals = `{
 	admin off
 	persist_config off
+	storage file_system %s
 	log {
 		level ERROR
 	}
