@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/certmagic"
 
+	jwksapp "github.com/obgate/obgate/caddyjwt/jwks"
 	"github.com/obgate/obgate/caddyjwt/keys"
 	"github.com/obgate/obgate/caddyjwt/verify"
 )
@@ -76,26 +76,46 @@ type Handler struct {
 	// JWKSURIAllow lists the hosts a software's JWKS may be fetched from: a host name or IP
 	// literal as written (no resolution), optionally with :port to pin the port. Fetches are
 	// https only; an entry written http://host[:port] also allows plain http to that host (for
-	// tests), for the software's JWKS and for a directory's jwks_url. Empty: no software JWKS is
-	// fetched (generic statements with inline jwks still work).
+	// tests). It concerns the software's JWKS only: a directory's jwks_url goes through the
+	// shared JWKS cache, whose global `jwks { allow_http }` option is the plain-http opt-in.
+	// Empty: no software JWKS is fetched (generic statements with inline jwks still work).
 	JWKSURIAllow []string `json:"jwks_uri_allow,omitempty"`
 
 	// MaxBody caps the request body in bytes; a larger body is answered 413. Default: 65536.
 	MaxBody int64 `json:"max_body,omitempty"`
 
-	profile     profile
-	algorithms  []string
-	ssaVerifier *verify.Verifier
-	dirRemote   map[string][]string // directory issuer -> its jwks_url, warmed before use
-	allow       allowlist
-	redirectRE  *regexp.Regexp
-	fetcher     jwksFetcher
-	dirFetcher  *httpFetcher
-	store       *clientStore
-	replay      *replayCache
-	clock       func() time.Time
-	dirHTTP     *http.Client // nil: default transport; tests inject TLS roots
-	logger      *zap.Logger
+	profile      profile
+	algorithms   []string
+	ssaVerifier  *verify.Verifier
+	allow        allowlist
+	redirectRE   *regexp.Regexp
+	software     *softwareJWKS
+	softFetcher  *keys.HTTPFetcher
+	store        *clientStore
+	replay       *replayCache
+	clock        func() time.Time
+	logger       *zap.Logger
+	releases     []func()       // the leases on shared JWKS caches, given back in Cleanup
+	sharedRemote sharedJWKSFunc // nil: the jwks app's pool; tests inject their own
+}
+
+// sharedJWKSFunc returns the shared cache of a directory's jwks_url as a key source, and the
+// function that gives it back.
+type sharedJWKSFunc func(ctx caddy.Context, url, issuer string) (keys.Source, func(), error)
+
+// poolJWKS leases the process-wide cache of url from the jwks app, as jwt_auth does: the cache
+// starts fetching when the config starts, is refreshed in the background, and is shared with
+// every handler (and the next config) that names the same URL.
+func poolJWKS(ctx caddy.Context, url, issuer string) (keys.Source, func(), error) {
+	app, err := jwksapp.FromContext(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	lease, err := app.Acquire(jwksapp.Spec{Kind: "jwks_url", URL: url, Issuer: issuer})
+	if err != nil {
+		return nil, nil, err
+	}
+	return lease.Source(), lease.Release, nil
 }
 
 // Directory is a trusted software statement issuer (a directory such as the Open Banking
@@ -107,7 +127,10 @@ type Directory struct {
 	// Keys are local key files: PEM public keys, PEM X.509 certificates, or JWK / JWK Set JSON.
 	Keys []KeyFile `json:"keys,omitempty"`
 
-	// JWKSURL is the directory's published JWK Set (https; see jwks_uri_allow for plain http).
+	// JWKSURL is the directory's published JWK Set (https; plain http only for URLs listed in
+	// the global jwks allow_http option). It is held in the process-wide JWKS cache (the jwks
+	// app): fetched when the config starts and refreshed in the background; until its keys
+	// arrive, registrations with that directory's statements are answered 503 with Retry-After.
 	JWKSURL string `json:"jwks_url,omitempty"`
 }
 
@@ -129,14 +152,20 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision checks the configuration, loads the directories' keys and builds the verifier; it
-// names the configuration element at fault. It does no network I/O.
+// Provision checks the configuration, loads the directories' keys, leases the shared caches of
+// their jwks_url and builds the verifier; it names the configuration element at fault. It does no
+// network I/O.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	return h.provision(ctx, ctx.Storage())
 }
 
 // provision is Provision with the storage given, so that tests can provision without a config.
-func (h *Handler) provision(ctx caddy.Context, storage certmagic.Storage) error {
+func (h *Handler) provision(ctx caddy.Context, storage certmagic.Storage) (err error) {
+	defer func() {
+		if err != nil {
+			h.release() // Caddy calls Cleanup after a failed Provision too; tests do not
+		}
+	}()
 	h.logger = ctx.Logger()
 	if h.clock == nil {
 		h.clock = time.Now
@@ -195,11 +224,9 @@ func (h *Handler) provision(ctx caddy.Context, storage certmagic.Storage) error 
 		return err
 	}
 	h.allow = allow
-	h.dirFetcher = newHTTPFetcher(h.dirHTTP, h.clock)
-	if h.fetcher == nil {
-		h.fetcher = h.dirFetcher
-	}
-	if err := h.buildSSAVerifier(caddy.NewReplacer()); err != nil {
+	h.softFetcher = keys.NewHTTPFetcher(keys.RemoteOptions{AllowHTTP: allow.plainHTTP, FetchTimeout: fetchTimeout, Clock: h.clock})
+	h.software = newSoftwareJWKS(h.softFetcher, h.clock)
+	if err := h.buildSSAVerifier(ctx, caddy.NewReplacer()); err != nil {
 		return err
 	}
 	if storage == nil {
@@ -211,7 +238,8 @@ func (h *Handler) provision(ctx caddy.Context, storage certmagic.Storage) error 
 }
 
 // buildSSAVerifier loads the directories' keys into one verifier policy: one issuer per directory.
-func (h *Handler) buildSSAVerifier(repl *caddy.Replacer) error {
+// A jwks_url is a lease on the shared JWKS cache, recorded for Cleanup.
+func (h *Handler) buildSSAVerifier(ctx caddy.Context, repl *caddy.Replacer) error {
 	if len(h.Directories) == 0 {
 		return nil
 	}
@@ -220,7 +248,6 @@ func (h *Handler) buildSSAVerifier(repl *caddy.Replacer) error {
 		MaxTokenSize: int(h.MaxBody),
 		Clock:        h.clock,
 	}
-	h.dirRemote = make(map[string][]string)
 	for _, d := range h.Directories {
 		if d.Issuer == "" {
 			return errors.New("directory: an issuer is required")
@@ -235,18 +262,16 @@ func (h *Handler) buildSSAVerifier(repl *caddy.Replacer) error {
 			is.Sources = append(is.Sources, keys.NewStatic(ks...))
 		}
 		if d.JWKSURL != "" {
-			raw := repl.ReplaceKnown(d.JWKSURL, "")
-			u, err := url.Parse(raw)
-			if err != nil || u.Host == "" {
-				return fmt.Errorf("directory %q: jwks_url: not an absolute URL", d.Issuer)
+			shared := h.sharedRemote
+			if shared == nil {
+				shared = poolJWKS
 			}
-			if u.Scheme != "https" {
-				if err := h.allow.check(u); err != nil || u.Scheme != "http" {
-					return fmt.Errorf("directory %q: jwks_url: https is required (plain http only with an http:// jwks_uri_allow entry for its host)", d.Issuer)
-				}
+			src, release, err := shared(ctx, repl.ReplaceKnown(d.JWKSURL, ""), d.Issuer)
+			if err != nil {
+				return fmt.Errorf("directory %q: jwks_url: %w", d.Issuer, err)
 			}
-			is.Sources = append(is.Sources, &remoteDirectorySource{url: raw, fetcher: h.dirFetcher})
-			h.dirRemote[d.Issuer] = append(h.dirRemote[d.Issuer], raw)
+			h.releases = append(h.releases, release)
+			is.Sources = append(is.Sources, src)
 		}
 		if len(is.Sources) == 0 {
 			return fmt.Errorf("directory %q: needs a key or a jwks_url", d.Issuer)
@@ -305,8 +330,25 @@ func (h *Handler) logRejection(r *http.Request, rej *rejection) {
 // leeway is the clock skew allowed for time checks outside the engine (the engine's default).
 func (h *Handler) leeway() time.Duration { return verify.DefaultLeeway }
 
-// Cleanup releases nothing today; it exists so that pooled state can be added safely.
-func (h *Handler) Cleanup() error { return nil }
+// Cleanup gives back the shared JWKS caches of the directories' jwks_url (a cache that another
+// config still uses, such as the one that replaces this config on reload, keeps running with its
+// keys) and drops the software JWKS fetcher's idle connections. It works after a failed Provision.
+func (h *Handler) Cleanup() error {
+	h.release()
+	return nil
+}
+
+// release gives back what the handler holds beyond the config; calling it again does nothing.
+func (h *Handler) release() {
+	rs := h.releases
+	h.releases = nil
+	for _, release := range rs {
+		release()
+	}
+	if h.softFetcher != nil {
+		h.softFetcher.CloseIdleConnections()
+	}
+}
 
 // Interface guards
 var (

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -15,49 +14,27 @@ import (
 	"github.com/obgate/obgate/caddyjwt/keys"
 )
 
-// jwksFetcher gives the key set published at a JWKS URL. It is the seam where the project's
-// process-wide JWKS cache (caddyjwt/keys remote sources) plugs in; until then httpFetcher is a
-// small bounded cache of its own. Callers check the URL against the allowlist first: a fetcher
-// connects to whatever it is given.
-type jwksFetcher interface {
-	// Keys returns the set at url, from cache when fresh. Errors are *fetchError.
-	Keys(ctx context.Context, url string) (*keys.Set, error)
-	// KeysAfterMiss is called when a token names a kid the set lacks: it may refetch once per
-	// cooldown (a key rotation) and returns the set to retry with.
-	KeysAfterMiss(ctx context.Context, url string) (*keys.Set, error)
-}
-
-// fetchError is why a JWKS could not be had. unreachable errors (connection, timeout, 5xx) are
-// answered 503 with Retry-After; the others (4xx, not a JWKS, no usable key) are the software's
-// fault and answered 400.
-type fetchError struct {
-	unreachable bool
-	retryAfter  time.Duration
-	err         error
-}
-
-func (e *fetchError) Error() string { return "jwks fetch: " + e.err.Error() }
-func (e *fetchError) Unwrap() error { return e.err }
-
-// Limits of the built-in fetcher.
+// Limits of the software JWKS cache.
 const (
-	maxJWKSBytes      = 1 << 20 // 1 MiB
 	fetchTimeout      = 5 * time.Second
 	jwksTTL           = 5 * time.Minute
 	jwksMaxStale      = time.Hour
 	jwksMissCooldown  = 10 * time.Second
 	jwksErrorCooldown = 5 * time.Second
 	maxJWKSEntries    = 1024
-	maxRedirects      = 3
 )
 
-// httpFetcher fetches JWKS documents over HTTP with the hygiene of INTERFACE.md (timeouts, a
-// 1 MiB cap, no redirect to another host or scheme, keys.ParseJWKs rules) and caches them per
-// URL for jwksTTL. Concurrent misses on one URL share one fetch. The number of cached URLs is
-// bounded. It is safe for concurrent use.
-type httpFetcher struct {
-	client *http.Client
-	clock  func() time.Time
+// softwareJWKS is a small on-demand cache of software JWK Sets, per URL. Software JWKS URLs come
+// from software statements, so they are fetched when a registration needs them rather than
+// refreshed in the background. The fetch itself is the project's (keys.FetchJWKS with a
+// keys.HTTPFetcher: https, or http where allowed; timeouts, a 1 MiB cap, same-host redirects, a
+// JSON content type, strict JSON, keys.ParseJWKs rules). A set is reused for jwksTTL; concurrent
+// misses on one URL share one fetch; the number of cached URLs is bounded. Callers check the URL
+// against jwks_uri_allow first: the cache connects to whatever it is given. Errors are the
+// fetcher's *keys.FetchError, or the context's; see unreachable. It is safe for concurrent use.
+type softwareJWKS struct {
+	fetcher keys.Fetcher
+	clock   func() time.Time
 
 	mu      sync.Mutex
 	entries map[string]*jwksEntry
@@ -72,64 +49,50 @@ type jwksEntry struct {
 	inflight   chan struct{} // closed when the running fetch ends; nil when none runs
 }
 
-// newHTTPFetcher returns a fetcher using client, or a fresh client with the default transport's
-// settings when client is nil.
-func newHTTPFetcher(client *http.Client, clock func() time.Time) *httpFetcher {
-	if client == nil {
-		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	}
-	c := *client
-	c.Timeout = fetchTimeout
-	c.CheckRedirect = sameOriginRedirect
+// newSoftwareJWKS returns an empty cache that fetches with fetcher.
+func newSoftwareJWKS(fetcher keys.Fetcher, clock func() time.Time) *softwareJWKS {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &httpFetcher{client: &c, clock: clock, entries: make(map[string]*jwksEntry)}
+	return &softwareJWKS{fetcher: fetcher, clock: clock, entries: make(map[string]*jwksEntry)}
 }
 
-// sameOriginRedirect follows at most maxRedirects redirects, and only to the same scheme and host.
-func sameOriginRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= maxRedirects {
-		return http.ErrUseLastResponse
+// unreachable reports whether a failed JWKS fetch is the host's trouble, answered 503 with
+// Retry-After (a connection failure, a timeout, a 5xx or 429 answer, a request given up), rather
+// than the software's fault, answered 400 (any other status, a redirect elsewhere, a document too
+// large or not a JWK Set, no usable key).
+func unreachable(err error) bool {
+	switch keys.ResultOf(err) {
+	case keys.FetchNetwork, keys.FetchTimeout, keys.FetchPanic:
+		return true
+	case keys.FetchHTTPStatus:
+		fe, ok := errors.AsType[*keys.FetchError](err)
+		return ok && (fe.Status >= 500 || fe.Status == http.StatusTooManyRequests)
 	}
-	first := via[0].URL
-	if req.URL.Scheme != first.Scheme || !strings.EqualFold(req.URL.Host, first.Host) {
-		return http.ErrUseLastResponse
-	}
-	return nil
+	return false
 }
 
 // Keys returns the cached set when fresh, and fetches otherwise. Through a failed fetch, a set
 // fetched less than jwksMaxStale ago is still returned.
-func (f *httpFetcher) Keys(ctx context.Context, u string) (*keys.Set, error) {
-	return f.get(ctx, u, false)
+func (c *softwareJWKS) Keys(ctx context.Context, u string) (*keys.Set, error) {
+	return c.get(ctx, u, false)
 }
 
-// KeysAfterMiss refetches at most once per jwksMissCooldown per URL.
-func (f *httpFetcher) KeysAfterMiss(ctx context.Context, u string) (*keys.Set, error) {
-	return f.get(ctx, u, true)
+// KeysAfterMiss is called when a token names a kid the set lacks: it refetches (a key rotation)
+// at most once per jwksMissCooldown per URL, and returns the set to retry with.
+func (c *softwareJWKS) KeysAfterMiss(ctx context.Context, u string) (*keys.Set, error) {
+	return c.get(ctx, u, true)
 }
 
-// peek returns the cached set without any I/O, if it is not stale beyond jwksMaxStale.
-func (f *httpFetcher) peek(u string) (*keys.Set, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	e := f.entries[u]
-	if e == nil || e.set == nil || f.clock().Sub(e.fetched) > jwksMaxStale {
-		return nil, false
-	}
-	return e.set, true
-}
-
-func (f *httpFetcher) get(ctx context.Context, u string, forced bool) (*keys.Set, error) {
+func (c *softwareJWKS) get(ctx context.Context, u string, forced bool) (*keys.Set, error) {
 	for range 3 { // bounded: wait for at most a couple of fetches run by others
-		f.mu.Lock()
-		now := f.clock()
-		e := f.entries[u]
+		c.mu.Lock()
+		now := c.clock()
+		e := c.entries[u]
 		if e == nil {
 			e = &jwksEntry{}
-			f.evictLocked(now)
-			f.entries[u] = e
+			c.evictLocked(now)
+			c.entries[u] = e
 		}
 		fresh := e.set != nil && now.Sub(e.fetched) < jwksTTL
 		if forced && now.Sub(e.fetched) >= jwksMissCooldown && now.Sub(e.lastForced) >= jwksMissCooldown {
@@ -137,14 +100,14 @@ func (f *httpFetcher) get(ctx context.Context, u string, forced bool) (*keys.Set
 		}
 		if fresh {
 			set := e.set
-			f.mu.Unlock()
+			c.mu.Unlock()
 			return set, nil
 		}
 		if e.inflight == nil && e.lastErr != nil && now.Sub(e.failed) < jwksErrorCooldown {
 			// A failure moments ago: do not hammer the host; serve stale keys or the error.
 			set, err := e.set, e.lastErr
 			stale := set != nil && now.Sub(e.fetched) <= jwksMaxStale
-			f.mu.Unlock()
+			c.mu.Unlock()
 			if stale {
 				return set, nil
 			}
@@ -152,13 +115,13 @@ func (f *httpFetcher) get(ctx context.Context, u string, forced bool) (*keys.Set
 		}
 		if e.inflight != nil {
 			ch := e.inflight
-			f.mu.Unlock()
+			c.mu.Unlock()
 			select {
 			case <-ch:
 				forced = false // the fetch we waited for counts as our refresh
 				continue
 			case <-ctx.Done():
-				return nil, &fetchError{unreachable: true, err: ctx.Err()}
+				return nil, ctx.Err()
 			}
 		}
 		ch := make(chan struct{})
@@ -166,12 +129,12 @@ func (f *httpFetcher) get(ctx context.Context, u string, forced bool) (*keys.Set
 		if forced {
 			e.lastForced = now
 		}
-		f.mu.Unlock()
+		c.mu.Unlock()
 
-		set, err := f.fetch(ctx, u)
+		set, err := c.fetch(ctx, u)
 
-		f.mu.Lock()
-		now = f.clock()
+		c.mu.Lock()
+		now = c.clock()
 		if err == nil {
 			e.set, e.fetched, e.lastErr = set, now, nil
 		} else {
@@ -182,68 +145,41 @@ func (f *httpFetcher) get(ctx context.Context, u string, forced bool) (*keys.Set
 		}
 		e.inflight = nil
 		close(ch)
-		f.mu.Unlock()
+		c.mu.Unlock()
 		return set, err
 	}
-	return nil, &fetchError{unreachable: true, err: errors.New("key set fetch did not settle")}
+	return nil, errors.New("software JWKS fetch did not settle")
 }
 
 // evictLocked makes room for one more entry: first entries stale beyond use, then any one idle
 // entry. The loop is bounded by maxJWKSEntries.
-func (f *httpFetcher) evictLocked(now time.Time) {
-	if len(f.entries) < maxJWKSEntries {
+func (c *softwareJWKS) evictLocked(now time.Time) {
+	if len(c.entries) < maxJWKSEntries {
 		return
 	}
 	var victim string
-	for u, e := range f.entries {
+	for u, e := range c.entries {
 		if e.inflight != nil {
 			continue
 		}
 		if e.set == nil || now.Sub(e.fetched) > jwksMaxStale {
-			delete(f.entries, u)
+			delete(c.entries, u)
 			return
 		}
 		victim = u
 	}
 	if victim != "" {
-		delete(f.entries, victim)
+		delete(c.entries, victim)
 	}
 }
 
-// fetch performs one GET and parses the document with keys.ParseJWKs (signature keys only, no
-// private or symmetric keys, RSA at least 2048 bits).
-func (f *httpFetcher) fetch(ctx context.Context, u string) (*keys.Set, error) {
+// fetch performs one fetch of the JWK Set at u, bounded by fetchTimeout.
+func (c *softwareJWKS) fetch(ctx context.Context, u string) (*keys.Set, error) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	usable, _, _, err := keys.FetchJWKS(ctx, c.fetcher, u)
 	if err != nil {
-		return nil, &fetchError{err: err}
-	}
-	req.Header.Set("Accept", "application/jwk-set+json, application/json")
-	res, err := f.client.Do(req)
-	if err != nil {
-		return nil, &fetchError{unreachable: true, err: err}
-	}
-	defer res.Body.Close()
-	switch {
-	case res.StatusCode >= 500 || res.StatusCode == http.StatusTooManyRequests:
-		return nil, &fetchError{unreachable: true, err: fmt.Errorf("status %d", res.StatusCode)}
-	case res.StatusCode != http.StatusOK:
-		return nil, &fetchError{err: fmt.Errorf("status %d", res.StatusCode)}
-	}
-	data, err := io.ReadAll(io.LimitReader(res.Body, maxJWKSBytes+1))
-	if err != nil {
-		return nil, &fetchError{unreachable: true, err: err}
-	}
-	if len(data) > maxJWKSBytes {
-		return nil, &fetchError{err: errors.New("document larger than 1 MiB")}
-	}
-	usable, _, err := keys.ParseJWKs(data, u, keys.JWKOptions{})
-	if err != nil {
-		return nil, &fetchError{err: err}
-	}
-	if len(usable) == 0 {
-		return nil, &fetchError{err: errors.New("no usable signature key")}
+		return nil, err
 	}
 	return keys.NewSet(usable...), nil
 }
@@ -318,28 +254,6 @@ func (a allowlist) check(u *url.URL) error {
 	return errors.New("host is not in jwks_uri_allow")
 }
 
-// remoteDirectorySource is a directory's jwks_url as a keys.Source for the SSA verifier. Keys does
-// no I/O: it serves what the fetcher holds. The handler warms it before verifying an SSA of that
-// directory (see Handler.warmDirectory). When the shared JWKS cache lands, this becomes the shared
-// remote source.
-type remoteDirectorySource struct {
-	url     string
-	fetcher *httpFetcher
-}
-
-// Keys returns the cached key set, or an *keys.UnavailableError when none is usable.
-func (s *remoteDirectorySource) Keys() (*keys.Set, error) {
-	if set, ok := s.fetcher.peek(s.url); ok {
-		return set, nil
-	}
-	return nil, &keys.UnavailableError{Origin: s.url, RetryAfter: defaultRetryAfter, Err: errors.New("not fetched yet")}
-}
-
-// KeysAfterMiss lets the verifier refetch once per cooldown when an SSA names an unknown kid.
-func (s *remoteDirectorySource) KeysAfterMiss(ctx context.Context, _ string) (*keys.Set, error) {
-	set, err := s.fetcher.KeysAfterMiss(ctx, s.url)
-	if err != nil {
-		return nil, &keys.UnavailableError{Origin: s.url, RetryAfter: defaultRetryAfter, Err: err}
-	}
-	return set, nil
-}
+// plainHTTP reports whether an http:// entry allows plain http to u; it is the software JWKS
+// fetcher's AllowHTTP, so the fetcher's own https rule agrees with the allowlist.
+func (a allowlist) plainHTTP(u *url.URL) bool { return u.Scheme == "http" && a.check(u) == nil }

@@ -2,7 +2,6 @@ package dcrhandler
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -10,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/obgate/obgate/caddyjwt/keys"
 )
 
 func TestAllowlist(t *testing.T) {
@@ -18,28 +19,32 @@ func TestAllowlist(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		url     string
-		allowed bool
+		url       string
+		allowed   bool
+		plainHTTP bool
 	}{
-		{"https://keystore.example/a.jwks", true},
-		{"https://KEYSTORE.example:8443/a.jwks", true},
-		{"https://mixed.example/x", true},
-		{"https://sub.keystore.example/a.jwks", false},
-		{"https://keystore.example.evil/a.jwks", false},
-		{"http://keystore.example/a.jwks", false},
-		{"https://127.0.0.1:8443/x", true},
-		{"https://127.0.0.1/x", false},
-		{"https://127.0.0.1:8444/x", false},
-		{"https://[::1]:9443/x", true},
-		{"http://localhost:9000/x", true},
-		{"http://localhost:9001/x", false},
-		{"https://localhost:9000/x", true}, // an http:// entry allows https too
-		{"https://user@keystore.example/x", false},
-		{"ftp://keystore.example/x", false},
+		{"https://keystore.example/a.jwks", true, false},
+		{"https://KEYSTORE.example:8443/a.jwks", true, false},
+		{"https://mixed.example/x", true, false},
+		{"https://sub.keystore.example/a.jwks", false, false},
+		{"https://keystore.example.evil/a.jwks", false, false},
+		{"http://keystore.example/a.jwks", false, false},
+		{"https://127.0.0.1:8443/x", true, false},
+		{"https://127.0.0.1/x", false, false},
+		{"https://127.0.0.1:8444/x", false, false},
+		{"https://[::1]:9443/x", true, false},
+		{"http://localhost:9000/x", true, true},
+		{"http://localhost:9001/x", false, false},
+		{"https://localhost:9000/x", true, false}, // an http:// entry allows https too
+		{"https://user@keystore.example/x", false, false},
+		{"ftp://keystore.example/x", false, false},
 	} {
 		u, _ := url.Parse(tc.url)
 		if err := a.check(u); (err == nil) != tc.allowed {
 			t.Errorf("check(%s) = %v, want allowed %v", tc.url, err, tc.allowed)
+		}
+		if got := a.plainHTTP(u); got != tc.plainHTTP {
+			t.Errorf("plainHTTP(%s) = %v, want %v", tc.url, got, tc.plainHTTP)
 		}
 	}
 	for _, bad := range []string{"", "https://", "host/path", "a b", "user@host"} {
@@ -49,149 +54,214 @@ func TestAllowlist(t *testing.T) {
 	}
 }
 
-func TestFetcherHygiene(t *testing.T) {
+// loopbackFetcher is the project's fetcher with plain http allowed to 127.0.0.1, as an
+// http://127.0.0.1 jwks_uri_allow entry allows it.
+func loopbackFetcher(t *testing.T) *keys.HTTPFetcher {
+	t.Helper()
+	allow, err := parseAllowlist([]string{"http://127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := keys.NewHTTPFetcher(keys.RemoteOptions{AllowHTTP: allow.plainHTTP, FetchTimeout: fetchTimeout})
+	t.Cleanup(f.CloseIdleConnections)
+	return f
+}
+
+// TestSoftwareJWKSFaultIsStatementsOrHosts checks the split that the answer depends on: what the
+// software got wrong is a 400, what the host cannot do right now a 503. The fetch hygiene itself
+// is the keys package's, tested there.
+func TestSoftwareJWKSFaultIsStatementsOrHosts(t *testing.T) {
 	_, soft, _, _ := testKeys(t)
 	good := jwks(t, soft)
 	var otherHits atomic.Int64
-	other := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		otherHits.Add(1)
 		_, _ = w.Write(good)
 	}))
 	defer other.Close()
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/good":
+			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(good)
 		case "/same-host-redirect":
 			http.Redirect(w, r, "/good", http.StatusFound)
 		case "/cross-host-redirect":
 			http.Redirect(w, r, other.URL+"/good", http.StatusFound)
 		case "/huge":
-			_, _ = w.Write([]byte(`{"keys":[` + strings.Repeat(" ", maxJWKSBytes) + `]}`))
+			_, _ = w.Write([]byte(`{"keys":[` + strings.Repeat(" ", keys.DefaultMaxSize) + `]}`))
 		case "/empty":
 			_, _ = w.Write([]byte(`{"keys":[]}`))
 		case "/private":
 			_, _ = w.Write([]byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI"}]}`))
+		case "/lone-jwk":
+			_, _ = w.Write(good[len(`{"keys":[`) : len(good)-len(`]}`)])
+		case "/html":
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = w.Write(good)
 		case "/missing":
 			http.NotFound(w, r)
+		case "/busy":
+			w.WriteHeader(http.StatusTooManyRequests)
 		default:
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 	}))
 	defer srv.Close()
-	f := newHTTPFetcher(srv.Client(), nil)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL + "/jwks"
+	closed.Close()
+
+	c := newSoftwareJWKS(loopbackFetcher(t), nil)
 	for _, tc := range []struct {
-		path        string
+		name        string
+		url         string
 		ok          bool
 		unreachable bool
 	}{
-		{"/good", true, false},
-		{"/same-host-redirect", true, false},
-		{"/cross-host-redirect", false, false},
-		{"/huge", false, false},
-		{"/empty", false, false},
-		{"/private", false, false},
-		{"/missing", false, false},
-		{"/down", false, true},
+		{"a JWK Set is fetched", srv.URL + "/good", true, false},
+		{"a redirect on the same host is followed", srv.URL + "/same-host-redirect", true, false},
+		{"a redirect to another host is the statement's fault", srv.URL + "/cross-host-redirect", false, false},
+		{"a body over 1 MiB is the statement's fault", srv.URL + "/huge", false, false},
+		{"an empty set is the statement's fault", srv.URL + "/empty", false, false},
+		{"a set of secret keys only is the statement's fault", srv.URL + "/private", false, false},
+		{"a lone JWK is not a JWK Set", srv.URL + "/lone-jwk", false, false},
+		{"an HTML page is the statement's fault", srv.URL + "/html", false, false},
+		{"404 is the statement's fault", srv.URL + "/missing", false, false},
+		{"429 is the host's trouble", srv.URL + "/busy", false, true},
+		{"503 is the host's trouble", srv.URL + "/down", false, true},
+		{"a refused connection is the host's trouble", closedURL, false, true},
 	} {
-		t.Run(tc.path, func(t *testing.T) {
-			set, err := f.Keys(context.Background(), srv.URL+tc.path)
+		t.Run(tc.name, func(t *testing.T) {
+			set, err := c.Keys(context.Background(), tc.url)
 			if tc.ok {
 				if err != nil || set.Len() != 1 {
 					t.Fatalf("Keys() = %v, %v; want one key", set, err)
 				}
 				return
 			}
-			fe, isFetch := errors.AsType[*fetchError](err)
-			if !isFetch || fe.unreachable != tc.unreachable {
-				t.Fatalf("Keys() error = %v, want a fetch error with unreachable=%v", err, tc.unreachable)
+			if err == nil {
+				t.Fatalf("Keys() = %v, want an error", set)
+			}
+			if got := unreachable(err); got != tc.unreachable {
+				t.Fatalf("unreachable(%v) = %v, want %v", err, got, tc.unreachable)
 			}
 		})
 	}
 	if n := otherHits.Load(); n != 0 {
 		t.Errorf("a redirect to another host was followed (%d requests)", n)
 	}
+	if unreachable(context.DeadlineExceeded) != true || unreachable(context.Canceled) != true {
+		t.Error("a request given up is not the host's trouble")
+	}
 }
 
-func TestFetcherRefreshesOnUnknownKidAtMostOncePerCooldown(t *testing.T) {
+func TestSoftwareJWKSRefreshesOnUnknownKidAtMostOncePerCooldown(t *testing.T) {
 	_, soft, other, _ := testKeys(t)
 	var hits atomic.Int64
 	body := atomic.Pointer[[]byte]{}
 	first := jwks(t, soft)
 	body.Store(&first)
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var status atomic.Int32
+	status.Store(http.StatusOK)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
+		w.WriteHeader(int(status.Load()))
 		_, _ = w.Write(*body.Load())
 	}))
 	defer srv.Close()
 	now := time.Unix(1_760_000_000, 0)
-	f := newHTTPFetcher(srv.Client(), func() time.Time { return now })
+	c := newSoftwareJWKS(loopbackFetcher(t), func() time.Time { return now })
 	ctx := context.Background()
-	if _, err := f.Keys(ctx, srv.URL); err != nil {
+	if _, err := c.Keys(ctx, srv.URL); err != nil {
 		t.Fatal(err)
 	}
 	rotated := jwks(t, soft, other)
 	body.Store(&rotated)
-	set, _ := f.KeysAfterMiss(ctx, srv.URL) // within the cooldown of the first fetch: no refetch
+	set, _ := c.KeysAfterMiss(ctx, srv.URL) // within the cooldown of the first fetch: no refetch
 	if _, ok := set.Lookup(other.kid); ok || hits.Load() != 1 {
 		t.Fatalf("refetched within the cooldown (hits %d)", hits.Load())
 	}
 	now = now.Add(jwksMissCooldown)
-	set, _ = f.KeysAfterMiss(ctx, srv.URL)
+	set, _ = c.KeysAfterMiss(ctx, srv.URL)
 	if _, ok := set.Lookup(other.kid); !ok || hits.Load() != 2 {
 		t.Fatalf("rotated key not found after the cooldown (hits %d)", hits.Load())
 	}
 	for range 10 {
-		_, _ = f.KeysAfterMiss(ctx, srv.URL)
+		_, _ = c.KeysAfterMiss(ctx, srv.URL)
 	}
 	if hits.Load() != 2 {
 		t.Errorf("unknown kids caused %d fetches, want at most one per cooldown", hits.Load()-2)
 	}
 	// Through a failure, the last good set is served until jwksMaxStale.
-	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
+	status.Store(http.StatusInternalServerError)
 	now = now.Add(jwksTTL)
-	if set, err := f.Keys(ctx, srv.URL); err != nil || set.Len() != 2 {
+	if set, err := c.Keys(ctx, srv.URL); err != nil || set.Len() != 2 {
 		t.Fatalf("stale set not served through an outage: %v", err)
 	}
 	now = now.Add(jwksMaxStale + time.Minute)
-	if _, err := f.Keys(ctx, srv.URL); err == nil {
-		t.Fatal("a set stale beyond jwksMaxStale was served")
+	if _, err := c.Keys(ctx, srv.URL); err == nil || !unreachable(err) {
+		t.Fatalf("a set stale beyond jwksMaxStale: error %v, want the outage", err)
 	}
 }
 
+// TestDirectoryJWKSURL checks that a directory's jwks_url is a lease on the shared JWKS cache:
+// nothing fetched at provision or on the request path, 503 with Retry-After until the cache has
+// the keys, the directory's keys afterwards, and the lease given back at Cleanup.
 func TestDirectoryJWKSURL(t *testing.T) {
 	f := newFixture(t)
 	dirJWKS := jwks(t, f.dir)
 	var hits atomic.Int64
-	dirSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	dirSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(dirJWKS)
 	}))
-	dirSrv.StartTLS()
 	defer dirSrv.Close()
 	h := f.handler(t, "obie", func(h *Handler) {
 		h.Directories = []Directory{{Issuer: testDirectory, JWKSURL: dirSrv.URL + "/directory.jwks"}}
 	})
-	if hits.Load() != 0 {
-		t.Fatal("provision fetched the directory's keys")
+	remote := f.lastRemote()
+	if remote.URL() != dirSrv.URL+"/directory.jwks" {
+		t.Fatalf("leased %s, want the directory's jwks_url", remote.URL())
+	}
+
+	// Before the shared cache has fetched (the config has not started it): 503, no fetch.
+	w := post(t, h, f.requestJWT("obie", nil, nil))
+	expectError(t, w, http.StatusServiceUnavailable, codeUnavailable, "software statement")
+	if w.Header().Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the directory's keys were fetched %d times outside the shared cache", n)
+	}
+
+	// Once the cache has the keys, statements verify with them.
+	remote.Start()
+	for i := 0; ; i++ { // bounded wait for the background fetch; no timing is asserted
+		if _, err := remote.Keys(); err == nil {
+			break
+		}
+		if i == 2000 {
+			t.Fatal("the shared cache never fetched the directory's keys")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	if w := post(t, h, f.requestJWT("obie", nil, nil)); w.Code != http.StatusCreated {
 		t.Fatalf("status %d; body %s", w.Code, w.Body.String())
 	}
+
 	// An SSA from an issuer that is not configured never causes a fetch.
 	before := hits.Load()
 	expectError(t, post(t, h, f.requestJWT("obie", set("iss", "https://rogue.example"), nil)), 400, codeInvalidSSA, "iss")
 	if hits.Load() != before {
 		t.Error("an unknown SSA issuer caused a directory fetch")
 	}
-	// Directory keys unreachable: 503.
-	dirSrv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(502) })
-	h2 := f.handler(t, "obie", func(h *Handler) {
-		h.Directories = []Directory{{Issuer: testDirectory, JWKSURL: dirSrv.URL + "/directory.jwks"}}
-	})
-	w := post(t, h2, f.requestJWT("obie", nil, nil))
-	expectError(t, w, http.StatusServiceUnavailable, codeUnavailable, "software statement")
-	if w.Header().Get("Retry-After") == "" {
-		t.Error("503 without Retry-After")
+
+	if err := h.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if !remote.released.Load() {
+		t.Error("Cleanup did not give the shared cache back")
 	}
 }

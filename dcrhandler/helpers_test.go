@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 	"go.uber.org/zap"
+
+	"github.com/obgate/obgate/caddyjwt/keys"
 )
 
 // testKey is an RSA test key that signs PS256 tokens.
@@ -124,7 +127,8 @@ const (
 	testRedirect  = "https://client.example/cb"
 )
 
-// fixture is a directory, a software with a JWKS served over TLS on loopback, and a clock.
+// fixture is a directory, a software with a JWKS served over plain http on loopback (allowed by
+// an http:// jwks_uri_allow entry), and a clock.
 type fixture struct {
 	t          testing.TB
 	now        time.Time
@@ -137,6 +141,44 @@ type fixture struct {
 	jwksStatus atomic.Int32
 	conns      atomic.Int64
 	jtiSeq     atomic.Int64
+
+	mu      sync.Mutex
+	remotes []*sharedRemote // the shared caches the handlers leased, in order
+}
+
+// sharedRemote is a directory jwks_url cache that a fixture handler leased: a keys.Remote that the
+// test starts when it wants (the jwks app starts it with the config), and whether it was released.
+type sharedRemote struct {
+	*keys.Remote
+	released atomic.Bool
+}
+
+// sharedJWKS stands in for the jwks app's pool: a keys.Remote per lease, with plain http allowed
+// to 127.0.0.1 as `jwks { allow_http http://127.0.0.1:<port> }` would. It is not started.
+func (f *fixture) sharedJWKS(_ caddy.Context, rawURL, issuer string) (keys.Source, func(), error) {
+	r, err := keys.NewRemote(rawURL, keys.RemoteOptions{
+		Issuer:    issuer,
+		AllowHTTP: func(u *url.URL) bool { return u.Hostname() == "127.0.0.1" },
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	sr := &sharedRemote{Remote: r}
+	f.mu.Lock()
+	f.remotes = append(f.remotes, sr)
+	f.mu.Unlock()
+	f.t.Cleanup(r.Close)
+	return r, func() { sr.released.Store(true); r.Close() }, nil
+}
+
+// lastRemote is the shared cache leased last.
+func (f *fixture) lastRemote() *sharedRemote {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.remotes) == 0 {
+		f.t.Fatal("no shared JWKS cache was leased")
+	}
+	return f.remotes[len(f.remotes)-1]
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -158,16 +200,16 @@ func newFixture(t testing.TB) *fixture {
 			f.conns.Add(1)
 		}
 	}
-	f.jwksSrv.StartTLS()
+	f.jwksSrv.Start()
 	t.Cleanup(f.jwksSrv.Close)
 	return f
 }
 
-// jwksURL is the software's JWKS URL on the loopback TLS server.
+// jwksURL is the software's JWKS URL on the loopback server.
 func (f *fixture) jwksURL() string { return f.jwksSrv.URL + "/software.jwks" }
 
-// jwksHost is the host:port of the JWKS server, for jwks_uri_allow.
-func (f *fixture) jwksHost() string { return strings.TrimPrefix(f.jwksSrv.URL, "https://") }
+// jwksHost is the JWKS server's jwks_uri_allow entry: http://127.0.0.1:<port>.
+func (f *fixture) jwksHost() string { return f.jwksSrv.URL }
 
 // handler provisions a handler for profile with file storage in f.storageDir.
 func (f *fixture) handler(t testing.TB, profile string, mutate func(*Handler)) *Handler {
@@ -194,12 +236,13 @@ func (f *fixture) tryHandler(profile string, mutate func(*Handler)) (*Handler, e
 		mutate(h)
 	}
 	h.clock = func() time.Time { return f.now }
-	h.dirHTTP = f.jwksSrv.Client()
+	h.sharedRemote = f.sharedJWKS
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
 	if err := h.provision(ctx, &certmagic.FileStorage{Path: f.storageDir}); err != nil {
 		return nil, err
 	}
+	f.t.Cleanup(func() { _ = h.Cleanup() })
 	h.logger = zap.NewNop()
 	return h, nil
 }

@@ -286,16 +286,11 @@ func (h *Handler) readJSONRequest(ctx context.Context, body []byte) (*registrati
 }
 
 // verifySSA verifies a software statement with the directories' keys and applies the profile's
-// statement rules. A directory with a jwks_url is warmed first (see remoteDirectorySource).
+// statement rules. A directory's jwks_url keys come from the shared JWKS cache without I/O; until
+// they have been fetched, the engine reports them unavailable (503 with Retry-After).
 func (h *Handler) verifySSA(ctx context.Context, raw string) (map[string]any, error) {
 	if h.ssaVerifier == nil {
 		return nil, badSSA("software_statement: no directory is trusted here")
-	}
-	if unverified, err := verify.UnverifiedClaims([]byte(raw), int(h.MaxBody)); err == nil {
-		claimedIss, _ := unverified["iss"].(string)
-		for _, u := range h.dirRemote[claimedIss] { // only configured issuers cause a fetch
-			_, _ = h.dirFetcher.Keys(ctx, u) // a failure surfaces as unavailable keys below
-		}
 	}
 	res, err := h.ssaVerifier.Verify(ctx, []byte(raw))
 	if err != nil {
@@ -331,16 +326,16 @@ func (h *Handler) softwareKeys(ctx context.Context, ssa map[string]any, unverifi
 		rej.err = err
 		return nil, rej
 	}
-	set, err := h.fetcher.Keys(ctx, rawURL)
+	set, err := h.software.Keys(ctx, rawURL)
 	if err == nil {
 		if _, ok := set.Lookup(unverifiedKID); !ok {
-			if again, err2 := h.fetcher.KeysAfterMiss(ctx, rawURL); err2 == nil {
+			if again, err2 := h.software.KeysAfterMiss(ctx, rawURL); err2 == nil {
 				set = again
 			}
 		}
 		return set, nil
 	}
-	if fe, ok := errors.AsType[*fetchError](err); ok && !fe.unreachable {
+	if !unreachable(err) {
 		rej := badSSA(field + ": the software's JWKS is not a usable JWK Set")
 		rej.err = err
 		return nil, rej

@@ -483,3 +483,57 @@ func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
 	}
 	return p
 }
+
+// TestDCRDirectoryJWKSURLThroughSharedCache runs a directory whose keys are a jwks_url on plain
+// http, allowed by the global jwks option: the keys come from the shared JWKS cache (the admin
+// view lists the URL), SSAs are answered 503 with Retry-After until the cache has them, and
+// registrations succeed once it does. Without allow_http the config does not load.
+func TestDCRDirectoryJWKSURLThroughSharedCache(t *testing.T) {
+	w := newDCRWorld(t)
+	dir := newKeyServer(t)
+	dir.set(func(s *keyServer) { s.status = http.StatusInternalServerError; s.keys = []*jwttest.Signer{w.directory} })
+	site := `http://127.0.0.1:{PORT} {
+	dcr /obie/register* {
+		profile obie
+		directory ` + dcrDirectory + ` {
+			jwks_url ` + dir.URL + `/jwks
+		}
+		audience ` + dcrAudience + `
+		jwks_uri_allow ` + w.jwks.URL + `
+	}
+}
+`
+	if err := validateCaddyfile(t, "{\n\tadmin off\n}\n"+strings.Replace(site, "{PORT}", "0", 1)); err == nil || !strings.Contains(err.Error(), "jwks_url") || !strings.Contains(err.Error(), "http") {
+		t.Fatalf("plain http jwks_url without jwks allow_http: error %v, want one naming jwks_url and http", err)
+	}
+
+	adminPort := freePort(t)
+	g := startGateway(t, fmt.Sprintf("{\n\tadmin 127.0.0.1:%d\n\tstorage file_system %s\n\tjwks {\n\t\tallow_http %s\n\t}\n}\n", adminPort, w.storage, dir.URL)+site)
+	post := func() response {
+		return g.do("POST", "/obie/register", strings.NewReader(w.request("obie", nil, nil)), "Content-Type", "application/jwt")
+	}
+
+	// The directory is down: the shared cache has no keys yet.
+	res := post()
+	expectDCRError(t, res, http.StatusServiceUnavailable, "temporarily_unavailable", "software statement")
+	if res.Header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	code, body := adminGet(t, adminPort, "/jwks/")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, dir.URL+"/jwks") || !strings.Contains(body, dcrDirectory) {
+		t.Errorf("GET /jwks/ = %d %s, want 503 listing the directory's jwks_url and issuer", code, body)
+	}
+
+	// The directory comes back: the cache's retries recover without a reload.
+	dir.set(func(s *keyServer) { s.status = http.StatusOK })
+	eventually(t, "registration with the directory's keys", func() bool { return post().Status == http.StatusCreated })
+	fetches := dir.count("/jwks")
+	for range 3 {
+		if res := post(); res.Status != http.StatusCreated {
+			t.Fatalf("POST = %d; body %s", res.Status, res.Body)
+		}
+	}
+	if n := dir.count("/jwks") - fetches; n != 0 {
+		t.Errorf("registrations fetched the directory's keys %d times, want 0 (the cache serves them)", n)
+	}
+}

@@ -433,28 +433,18 @@ func (r *Remote) refresh(forced bool) {
 	r.succeeded(st, now, jwksURL, NewSet(ks...), lifetime)
 }
 
-// fetchKeys fetches and parses a JWK Set; it is a failure when no key in it is usable.
+// fetchKeys fetches and parses a JWK Set (FetchJWKS); it is a failure when no key in it is usable.
 func (r *Remote) fetchKeys(ctx context.Context, jwksURL string) ([]Key, time.Duration, error) {
-	doc, err := r.fetcher.Fetch(ctx, jwksURL)
-	if err != nil {
-		return nil, 0, err
-	}
-	if err := validateJWKSDocument(doc.Body); err != nil {
-		return nil, 0, &FetchError{Result: FetchInvalid, URL: jwksURL, Err: err}
-	}
-	usable, skipped, err := ParseJWKs(doc.Body, jwksURL, JWKOptions{})
-	if err != nil {
-		return nil, 0, &FetchError{Result: FetchInvalid, URL: jwksURL, Err: err}
-	}
+	usable, skipped, lifetime, err := FetchJWKS(ctx, r.fetcher, jwksURL)
 	if len(skipped) > 0 {
 		r.logger.Warn("jwks: keys skipped",
 			zap.String("url", jwksURL), zap.Int("skipped", len(skipped)), zap.Int("usable", len(usable)),
 			zap.Errors("reasons", skipped))
 	}
-	if len(usable) == 0 {
-		return nil, 0, &FetchError{Result: FetchNoUsableKeys, URL: jwksURL, Err: errors.New("no usable key in the JWK Set")}
+	if err != nil {
+		return nil, 0, err
 	}
-	return usable, doc.Lifetime, nil
+	return usable, lifetime, nil
 }
 
 // succeeded stores a new key set and schedules the next refresh ahead of the interval's end.

@@ -92,6 +92,9 @@ type FetchError struct {
 	Result FetchResult // the class of failure, for metrics
 	URL    string      // the URL that failed
 	Err    error       // the cause, for logs
+	// Status is the HTTP status of a FetchHTTPStatus failure (the last response, after
+	// redirects); zero for every other result.
+	Status int
 }
 
 // Error names the URL, the result and the cause.
@@ -187,7 +190,7 @@ func (f *httpFetcher) Fetch(ctx context.Context, rawURL string) (Document, error
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fail(FetchHTTPStatus, fmt.Errorf("status %d", resp.StatusCode))
+		return Document{}, &FetchError{Result: FetchHTTPStatus, URL: rawURL, Err: fmt.Errorf("status %d", resp.StatusCode), Status: resp.StatusCode}
 	}
 	if err := checkContentType(resp.Header.Get("Content-Type")); err != nil {
 		return fail(FetchInvalid, err)
@@ -204,6 +207,57 @@ func (f *httpFetcher) Fetch(ctx context.Context, rawURL string) (Document, error
 		return fail(FetchTooLarge, fmt.Errorf("body exceeds %d bytes", f.maxSize))
 	}
 	return Document{Body: body, Lifetime: cacheLifetime(resp.Header, f.now())}, nil
+}
+
+// HTTPFetcher is the Fetcher that a Remote uses by default, for one-shot fetches elsewhere with
+// exactly the same rules: GET over https (plain http only where RemoteOptions.AllowHTTP allows),
+// TLS 1.2 or later with the system roots, redirects only to the same scheme and host (at most 3),
+// a JSON-like content type, the MaxSize cap (after decompression), and FetchTimeout for the whole
+// fetch, body included. It never follows jku or x5u. Errors are *FetchError. It is safe for
+// concurrent use; it keeps idle connections until CloseIdleConnections.
+type HTTPFetcher struct {
+	f       *httpFetcher
+	timeout time.Duration
+}
+
+// NewHTTPFetcher returns an HTTPFetcher with opts' AllowHTTP, FetchTimeout, MaxSize and Clock
+// (the defaults where unset); the other options do not concern a fetch and are ignored.
+func NewHTTPFetcher(opts RemoteOptions) *HTTPFetcher {
+	opts.setDefaults()
+	return &HTTPFetcher{f: newHTTPFetcher(opts), timeout: opts.FetchTimeout}
+}
+
+// Fetch GETs the URL once, bounded by FetchTimeout as well as by ctx.
+func (f *HTTPFetcher) Fetch(ctx context.Context, rawURL string) (Document, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	return f.f.Fetch(ctx, rawURL)
+}
+
+// CloseIdleConnections drops the fetcher's idle keep-alive connections, for its owner's cleanup.
+func (f *HTTPFetcher) CloseIdleConnections() { f.f.closeIdle() }
+
+// FetchJWKS fetches a JWK Set with f and parses it as a Remote does: the body must be one strict
+// JSON object (no duplicate member names) with a "keys" array, whose keys are parsed by ParseJWKs;
+// skipped lists the keys left out and why. A set with no usable key is a failure. Errors are
+// *FetchError (FetchInvalid and FetchNoUsableKeys here, the fetcher's own otherwise); lifetime is
+// the response's freshness lifetime.
+func FetchJWKS(ctx context.Context, f Fetcher, jwksURL string) (usable []Key, skipped []error, lifetime time.Duration, err error) {
+	doc, err := f.Fetch(ctx, jwksURL)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if err := validateJWKSDocument(doc.Body); err != nil {
+		return nil, nil, 0, &FetchError{Result: FetchInvalid, URL: jwksURL, Err: err}
+	}
+	usable, skipped, err = ParseJWKs(doc.Body, jwksURL, JWKOptions{})
+	if err != nil {
+		return nil, nil, 0, &FetchError{Result: FetchInvalid, URL: jwksURL, Err: err}
+	}
+	if len(usable) == 0 {
+		return nil, skipped, 0, &FetchError{Result: FetchNoUsableKeys, URL: jwksURL, Err: errors.New("no usable key in the JWK Set")}
+	}
+	return usable, skipped, doc.Lifetime, nil
 }
 
 // closeIdle drops idle keep-alive connections when the Remote closes, so that no connection

@@ -152,51 +152,72 @@ func TestRemoteFetchFaultModes(t *testing.T) {
 		url      string
 		result   keys.FetchResult
 		lifetime time.Duration
+		status   int // FetchError.Status
 	}{
-		{"200 with a JWK Set is fetched with its max-age", srv.URL + "/ok", keys.FetchOK, 600 * time.Second},
-		{"500 fails", srv.URL + "/500", keys.FetchHTTPStatus, 0},
-		{"404 fails", srv.URL + "/404", keys.FetchHTTPStatus, 0},
-		{"a server that never answers times out", srv.URL + "/hang", keys.FetchTimeout, 0},
-		{"connection refused fails", refusedURL, keys.FetchNetwork, 0},
-		{"connection reset mid-body fails", srv.URL + "/reset", keys.FetchNetwork, 0},
-		{"invalid JSON fails", srv.URL + "/invalid", keys.FetchInvalid, 0},
-		{"an empty key set fails", srv.URL + "/empty", keys.FetchNoUsableKeys, 0},
-		{"a 10 MiB body is cut at 1 MiB", srv.URL + "/huge", keys.FetchTooLarge, 0},
-		{"a declared 10 MiB body is refused unread", srv.URL + "/huge-declared", keys.FetchTooLarge, 0},
-		{"a slow drip times out", srv.URL + "/drip", keys.FetchTimeout, 0},
-		{"a redirect to another host is refused", srv.URL + "/redirect-other", keys.FetchRefused, 0},
-		{"a redirect on the same host is followed", srv.URL + "/redirect-same", keys.FetchOK, 600 * time.Second},
-		{"a redirect loop is cut", srv.URL + "/redirect-loop", keys.FetchRefused, 0},
-		{"a gzip body is decompressed", srv.URL + "/gzip", keys.FetchOK, 0},
-		{"a gzip bomb is cut at 1 MiB decompressed", srv.URL + "/gzip-bomb", keys.FetchTooLarge, 0},
-		{"text/html is refused", srv.URL + "/html", keys.FetchInvalid, 0},
-		{"text/plain with a JWK Set is accepted", srv.URL + "/text", keys.FetchOK, 0},
-		{"an untrusted certificate fails", tlsSrv.URL + "/jwks", keys.FetchNetwork, 0},
+		{"200 with a JWK Set is fetched with its max-age", srv.URL + "/ok", keys.FetchOK, 600 * time.Second, 0},
+		{"500 fails", srv.URL + "/500", keys.FetchHTTPStatus, 0, 500},
+		{"404 fails", srv.URL + "/404", keys.FetchHTTPStatus, 0, 404},
+		{"a server that never answers times out", srv.URL + "/hang", keys.FetchTimeout, 0, 0},
+		{"connection refused fails", refusedURL, keys.FetchNetwork, 0, 0},
+		{"connection reset mid-body fails", srv.URL + "/reset", keys.FetchNetwork, 0, 0},
+		{"invalid JSON fails", srv.URL + "/invalid", keys.FetchInvalid, 0, 0},
+		{"an empty key set fails", srv.URL + "/empty", keys.FetchNoUsableKeys, 0, 0},
+		{"a 10 MiB body is cut at 1 MiB", srv.URL + "/huge", keys.FetchTooLarge, 0, 0},
+		{"a declared 10 MiB body is refused unread", srv.URL + "/huge-declared", keys.FetchTooLarge, 0, 0},
+		{"a slow drip times out", srv.URL + "/drip", keys.FetchTimeout, 0, 0},
+		{"a redirect to another host is refused", srv.URL + "/redirect-other", keys.FetchRefused, 0, 0},
+		{"a redirect on the same host is followed", srv.URL + "/redirect-same", keys.FetchOK, 600 * time.Second, 0},
+		{"a redirect loop is cut", srv.URL + "/redirect-loop", keys.FetchRefused, 0, 0},
+		{"a gzip body is decompressed", srv.URL + "/gzip", keys.FetchOK, 0, 0},
+		{"a gzip bomb is cut at 1 MiB decompressed", srv.URL + "/gzip-bomb", keys.FetchTooLarge, 0, 0},
+		{"text/html is refused", srv.URL + "/html", keys.FetchInvalid, 0, 0},
+		{"text/plain with a JWK Set is accepted", srv.URL + "/text", keys.FetchOK, 0, 0},
+		{"an untrusted certificate fails", tlsSrv.URL + "/jwks", keys.FetchNetwork, 0, 0},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			// The fetcher's own timeout is what the hang and drip cases must hit; the context
-			// only bounds the test, generously, so that a loaded machine cannot change the result.
-			r, err := keys.NewRemote(tc.url, keys.RemoteOptions{AllowHTTP: loopbackHTTP, FetchTimeout: time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-			defer cancel()
-			got, lifetime, err := r.FetchOnce(ctx)
-			if res := keys.ResultOf(err); res != tc.result {
-				t.Fatalf("fetch result = %v (err %v), want %v", res, err, tc.result)
-			}
-			if tc.result != keys.FetchOK {
-				if fe, ok := errors.AsType[*keys.FetchError](err); !ok || fe.URL == "" {
-					t.Errorf("error = %#v, want a *FetchError naming the URL", err)
+		// Each case runs through a Remote's refresh and through the exported one-shot fetcher,
+		// which must apply exactly the same rules.
+		for _, path := range []string{"remote", "one-shot"} {
+			t.Run(tc.name+"/"+path, func(t *testing.T) {
+				// The fetcher's own timeout is what the hang and drip cases must hit; the context
+				// only bounds the test, generously, so that a loaded machine cannot change the result.
+				opts := keys.RemoteOptions{AllowHTTP: loopbackHTTP, FetchTimeout: time.Second}
+				ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+				defer cancel()
+				var (
+					got      []keys.Key
+					lifetime time.Duration
+					err      error
+				)
+				if path == "remote" {
+					r, nerr := keys.NewRemote(tc.url, opts)
+					if nerr != nil {
+						t.Fatal(nerr)
+					}
+					defer r.Close()
+					got, lifetime, err = r.FetchOnce(ctx)
+				} else {
+					f := keys.NewHTTPFetcher(opts)
+					defer f.CloseIdleConnections()
+					got, _, lifetime, err = keys.FetchJWKS(ctx, f, tc.url)
 				}
-				return
-			}
-			if len(got) != 1 || got[0].ID != "key-0" || lifetime != tc.lifetime {
-				t.Errorf("fetch = %d keys, lifetime %v; want key-0, %v", len(got), lifetime, tc.lifetime)
-			}
-		})
+				if res := keys.ResultOf(err); res != tc.result {
+					t.Fatalf("fetch result = %v (err %v), want %v", res, err, tc.result)
+				}
+				if tc.result != keys.FetchOK {
+					fe, ok := errors.AsType[*keys.FetchError](err)
+					if !ok || fe.URL == "" {
+						t.Fatalf("error = %#v, want a *FetchError naming the URL", err)
+					}
+					if fe.Status != tc.status {
+						t.Errorf("FetchError.Status = %d, want %d", fe.Status, tc.status)
+					}
+					return
+				}
+				if len(got) != 1 || got[0].ID != "key-0" || lifetime != tc.lifetime {
+					t.Errorf("fetch = %d keys, lifetime %v; want key-0, %v", len(got), lifetime, tc.lifetime)
+				}
+			})
+		}
 	}
 }
 
