@@ -53,7 +53,7 @@ func (v *Verifier) VerifyJWS(ctx context.Context, token []byte, o JWSOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	payload, signingInput, err := c.payload(o, encoded)
+	payload, input, err := c.payload(o, encoded)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (v *Verifier) VerifyJWS(ctx context.Context, token []byte, o JWSOptions) (*
 	if !is.allowedAlgorithm(jh.alg) {
 		return nil, Reject(ReasonAlgNotAllowed, nil)
 	}
-	key, err := checkSignature(ctx, is, jh, signingInput, c.signature)
+	key, err := checkSignature(ctx, is, jh, input, c.signature)
 	if err != nil {
 		return nil, err
 	}
@@ -117,42 +117,26 @@ func critLists(h map[string]any, name string) bool {
 }
 
 // payload returns the JWS payload and its signing input (RFC 7515 §5.2, RFC 7797 §3).
-func (c *compact) payload(o JWSOptions, encoded bool) (payload, signingInput []byte, err error) {
+func (c *compact) payload(o JWSOptions, encoded bool) (payload []byte, input signingInput, err error) {
 	headerSeg := c.signingInput[:len(c.signingInput)-len(c.payloadB64)-1]
 	if len(c.payloadB64) == 0 {
 		if !o.Detached {
-			return nil, nil, Reject(ReasonMalformed, errors.New("detached payload where none is expected"))
+			return nil, input, Reject(ReasonMalformed, errors.New("detached payload where none is expected"))
 		}
-		return o.Body, detachedSigningInput(headerSeg, o.Body, encoded), nil
+		return o.Body, detachedInput(headerSeg, o.Body, encoded), nil
 	}
 	if !encoded {
 		// An unencoded payload travels detached only: inline it could contain '.'.
-		return nil, nil, Reject(ReasonMalformed, errors.New("unencoded payload must be detached"))
+		return nil, input, Reject(ReasonMalformed, errors.New("unencoded payload must be detached"))
 	}
 	decoded := make([]byte, b64.DecodedLen(len(c.payloadB64)))
 	n, err := b64.Decode(decoded, c.payloadB64)
 	if err != nil {
-		return nil, nil, Reject(ReasonMalformed, errors.New("payload is not base64url"))
+		return nil, input, Reject(ReasonMalformed, errors.New("payload is not base64url"))
 	}
 	decoded = decoded[:n]
 	if o.Detached && !bytes.Equal(decoded, o.Body) {
-		return nil, nil, &Error{Reason: ReasonBindingMismatch, Detail: "body"}
+		return nil, input, &Error{Reason: ReasonBindingMismatch, Detail: "body"}
 	}
-	return decoded, c.signingInput, nil
-}
-
-// detachedSigningInput builds BASE64URL(header) || '.' || payload, with the payload
-// base64url-encoded unless b64 is false.
-func detachedSigningInput(headerSeg, body []byte, encoded bool) []byte {
-	n := len(headerSeg) + 1 + len(body)
-	if encoded {
-		n = len(headerSeg) + 1 + b64.EncodedLen(len(body))
-	}
-	in := make([]byte, 0, n)
-	in = append(in, headerSeg...)
-	in = append(in, '.')
-	if !encoded {
-		return append(in, body...)
-	}
-	return b64.AppendEncode(in, body)
+	return decoded, compactInput(c.signingInput), nil
 }

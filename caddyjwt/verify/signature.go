@@ -5,8 +5,6 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
-
 	"github.com/obgate/obgate/caddyjwt/keys"
 )
 
@@ -17,13 +15,14 @@ const maxCandidates = 4
 // checkSignature selects the issuer's keys for the token and verifies the signature with them.
 // The algorithm is the header's alg, already checked against the issuer's allowlist; a key is
 // used only for the algorithms it allows. It returns the key that verified.
-func checkSignature(ctx context.Context, is *issuer, jh joseHeader, signingInput, sig []byte) (keys.Key, error) {
+func checkSignature(ctx context.Context, is *issuer, jh joseHeader, input signingInput, sig []byte) (keys.Key, error) {
 	cands, err := candidates(ctx, is, jh)
 	if err != nil {
 		return keys.Key{}, err
 	}
+	check := signatureCheck{alg: jh.alg, input: input, sig: sig}
 	for _, k := range cands {
-		if jwsbb.Verify(k.Public, jh.alg, signingInput, sig) == nil {
+		if check.verify(k.Public) {
 			return k, nil
 		}
 	}

@@ -115,7 +115,7 @@ func (v *Verifier) Verify(ctx context.Context, token []byte) (*Result, error) {
 	if !is.allowedAlgorithm(jh.alg) {
 		return nil, Reject(ReasonAlgNotAllowed, nil)
 	}
-	key, err := checkSignature(ctx, is, jh, c.signingInput, c.signature)
+	key, err := checkSignature(ctx, is, jh, compactInput(c.signingInput), c.signature)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,78 @@
+package verify_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"testing"
+
+	"github.com/obgate/obgate/caddyjwt/keys"
+	"github.com/obgate/obgate/caddyjwt/verify"
+	"github.com/obgate/obgate/internal/jwttest"
+)
+
+// detachedToken signs body as a detached payload (RFC 7515 Appendix F), base64url-encoded in
+// the signing input or, with encoded false, as it is (RFC 7797 b64=false, listed in crit).
+func detachedToken(t testing.TB, s *jwttest.Signer, body []byte, encoded bool) string {
+	t.Helper()
+	h := map[string]any{"alg": s.Alg, "kid": s.KID}
+	if !encoded {
+		h["b64"], h["crit"] = false, []string{"b64"}
+	}
+	headerSeg := jwttest.Encode(mustJSON(t, h))
+	payload := string(body)
+	if encoded {
+		payload = jwttest.Encode(body)
+	}
+	return headerSeg + ".." + s.SignInput(t, headerSeg+"."+payload)
+}
+
+// The detached signing input is streamed into the hash rather than built: every algorithm,
+// both payload encodings and bodies from empty to larger than one base64 chunk must verify, and
+// one changed byte must not.
+func TestVerifyJWSDetachedBodyEveryAlgorithm(t *testing.T) {
+	f := keyFixture(t)
+	es512 := jwttest.NewEC(t, "ES512")
+	hs512 := jwttest.NewHMAC(t, bytes.Repeat([]byte("k"), 64), "HS512")
+	signers := []*jwttest.Signer{f.rsaA, f.psA, f.ecA, f.ec384, es512, f.edA, f.hmacH, hs512}
+	var ks []keys.Key
+	for _, s := range signers {
+		if s != f.psA { // the same key as rsaA
+			ks = append(ks, keyOf(t, s))
+		}
+	}
+	v, err := verify.New(verify.Policy{
+		Issuers: []verify.Issuer{{Name: "signer", Sources: []keys.Source{keys.NewStatic(ks...)}}},
+		Clock:   fixedClock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 64<<10+1)
+	if _, err := rand.Read(big); err != nil {
+		t.Fatal(err)
+	}
+	bodies := map[string][]byte{"empty": {}, "one byte": []byte("x"), "json": []byte(`{"amount": "2.00"}`), "64KiB+1": big}
+	for _, s := range signers {
+		for name, body := range bodies {
+			for _, encoded := range []bool{true, false} {
+				t.Run(fmt.Sprintf("%s %s b64=%v", s.Alg, name, encoded), func(t *testing.T) {
+					tok := []byte(detachedToken(t, s, body, encoded))
+					o := verify.JWSOptions{Body: body, Detached: true, Understood: []string{"b64"}}
+					res, err := v.VerifyJWS(context.Background(), tok, o)
+					if err != nil {
+						t.Fatalf("VerifyJWS() error = %v, want the signature to verify", err)
+					}
+					if !bytes.Equal(res.Payload, body) || res.Algorithm != s.Alg {
+						t.Errorf("VerifyJWS() payload %d bytes, alg %s; want the body and %s", len(res.Payload), res.Algorithm, s.Alg)
+					}
+					o.Body = append(bytes.Clone(body), ' ')
+					if _, err := v.VerifyJWS(context.Background(), tok, o); verify.ReasonOf(err) != verify.ReasonBadSignature {
+						t.Errorf("VerifyJWS() with one more body byte: error = %v, want %v", err, verify.ReasonBadSignature)
+					}
+				})
+			}
+		}
+	}
+}

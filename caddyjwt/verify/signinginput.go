@@ -1,0 +1,116 @@
+package verify
+
+import (
+	"crypto"
+	"crypto/hmac"
+	"encoding/base64"
+	"hash"
+	"io"
+
+	"github.com/lestrrat-go/dsig"
+	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
+
+	_ "crypto/sha256" // SHA-256 for RS256, PS256, ES256, HS256
+	_ "crypto/sha512" // SHA-384 and SHA-512 for the 384 and 512 variants
+)
+
+// signingInput is what a JWS signature covers (RFC 7515 §5.2):
+// ASCII(BASE64URL(UTF8(JWS Protected Header)) || '.' || BASE64URL(JWS Payload)), or with the
+// payload as it is when b64 is false (RFC 7797 §3).
+//
+// A token in compact form carries its signing input, which is used as it is. For a detached
+// payload (RFC 7515 Appendix F) such as a request body, the signing input is streamed into the
+// algorithm's hash instead of being built: a 64 KiB body then costs no copy and no
+// base64-encoded buffer. Only EdDSA, which signs the message itself, needs the bytes together.
+type signingInput struct {
+	whole []byte // the signing input as the token carries it; nil for a detached payload
+
+	header      []byte // the protected header segment, as sent
+	body        []byte // the detached payload
+	encodedBody bool   // the payload is base64url-encoded in the signing input (b64 absent or true)
+}
+
+// compactInput is the signing input of a token that carries its payload.
+func compactInput(whole []byte) signingInput { return signingInput{whole: whole} }
+
+// detachedInput is the signing input of a detached payload.
+func detachedInput(header, body []byte, encoded bool) signingInput {
+	return signingInput{header: header, body: body, encodedBody: encoded}
+}
+
+// writeTo writes the signing input to w, encoding the body on the fly.
+func (in signingInput) writeTo(w io.Writer) {
+	if in.whole != nil {
+		_, _ = w.Write(in.whole)
+		return
+	}
+	_, _ = w.Write(in.header)
+	_, _ = w.Write([]byte{'.'})
+	if !in.encodedBody {
+		_, _ = w.Write(in.body)
+		return
+	}
+	enc := base64.NewEncoder(base64.RawURLEncoding, w)
+	_, _ = enc.Write(in.body)
+	_ = enc.Close() // flushes the last partial quantum; writes to a hash never fail
+}
+
+// bytes returns the signing input in one slice (a copy only for a detached payload).
+func (in signingInput) bytes() []byte {
+	if in.whole != nil {
+		return in.whole
+	}
+	var b sliceWriter
+	in.writeTo(&b)
+	return b
+}
+
+type sliceWriter []byte
+
+func (s *sliceWriter) Write(p []byte) (int, error) { *s = append(*s, p...); return len(p), nil }
+
+// hashes maps each digest-based algorithm to its hash (RFC 7518 §3.2-3.5).
+var hashes = map[string]crypto.Hash{
+	"RS256": crypto.SHA256, "RS384": crypto.SHA384, "RS512": crypto.SHA512,
+	"PS256": crypto.SHA256, "PS384": crypto.SHA384, "PS512": crypto.SHA512,
+	"ES256": crypto.SHA256, "ES384": crypto.SHA384, "ES512": crypto.SHA512,
+	"HS256": crypto.SHA256, "HS384": crypto.SHA384, "HS512": crypto.SHA512,
+}
+
+// signatureCheck verifies one signature over one signing input with the candidate keys of one
+// algorithm. For a detached payload the digest is computed once and shared by the candidates.
+type signatureCheck struct {
+	alg    string
+	input  signingInput
+	sig    []byte
+	digest []byte // the signing input's hash, computed on first use
+}
+
+// verify reports whether key made the signature. The algorithm fits the key: candidates checked it.
+func (c *signatureCheck) verify(key any) bool {
+	if c.input.whole != nil {
+		return jwsbb.Verify(key, c.alg, c.input.whole, c.sig) == nil
+	}
+	h, digestBased := hashes[c.alg]
+	if !digestBased { // EdDSA (RFC 8037 §3.1) signs the message, not a digest of it
+		return jwsbb.Verify(key, c.alg, c.input.bytes(), c.sig) == nil
+	}
+	dsigAlg, ok := jwsbb.GetDsigAlgorithm(c.alg)
+	if !ok {
+		return false
+	}
+	if secret, ok := key.([]byte); ok { // HMAC: the MAC depends on the key
+		mac := hmac.New(h.New, secret)
+		c.input.writeTo(mac)
+		return dsig.VerifyDigest(nil, dsigAlg, mac.Sum(nil), c.sig) == nil
+	}
+	if c.digest == nil {
+		c.digest = sum(h.New(), c.input)
+	}
+	return dsig.VerifyDigest(key, dsigAlg, c.digest, c.sig) == nil
+}
+
+func sum(h hash.Hash, in signingInput) []byte {
+	in.writeTo(h)
+	return h.Sum(nil)
+}
