@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -74,5 +75,35 @@ func TestVerifyJWSDetachedBodyEveryAlgorithm(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// A compact JWS whose payload segment carries the body must carry exactly the body's canonical
+// encoding: compared chunk by chunk, across the chunk boundary too.
+func TestVerifyJWSCompactPayloadMustEncodeTheBody(t *testing.T) {
+	f := keyFixture(t)
+	v := newVerifier(t, f, nil)
+	body := bytes.Repeat([]byte("0123456789"), 700) // 7000 bytes: three chunks
+	headerSeg := jwttest.Encode(mustJSON(t, map[string]any{"alg": f.ecA.Alg, "kid": f.ecA.KID}))
+	sign := func(payloadSeg string) []byte {
+		return []byte(headerSeg + "." + payloadSeg + "." + f.ecA.SignInput(t, headerSeg+"."+payloadSeg))
+	}
+	o := verify.JWSOptions{Issuer: issA, Body: body, Detached: true}
+	if _, err := v.VerifyJWS(context.Background(), sign(jwttest.Encode(body)), o); err != nil {
+		t.Fatalf("compact JWS of the body: error = %v, want it accepted", err)
+	}
+	for name, other := range map[string][]byte{
+		"a byte changed in the last chunk":   append(bytes.Clone(body[:6999]), 'x'),
+		"a byte changed in the first chunk":  append([]byte("x"), body[1:]...),
+		"a byte changed at a chunk boundary": append(append(bytes.Clone(body[:3072]), 'x'), body[3073:]...),
+		"one byte shorter":                   body[:6999],
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := v.VerifyJWS(context.Background(), sign(jwttest.Encode(other)), o)
+			var e *verify.Error
+			if !errors.As(err, &e) || e.Reason != verify.ReasonBindingMismatch || e.Detail != "body" {
+				t.Fatalf("VerifyJWS() error = %v, want %v naming the body", err, verify.ReasonBindingMismatch)
+			}
+		})
 	}
 }

@@ -129,14 +129,37 @@ func (c *compact) payload(o JWSOptions, encoded bool) (payload []byte, input sig
 		// An unencoded payload travels detached only: inline it could contain '.'.
 		return nil, input, Reject(ReasonMalformed, errors.New("unencoded payload must be detached"))
 	}
+	if o.Detached {
+		// The token carries the payload the caller has: compare without decoding a copy.
+		if !isEncodingOf(c.payloadB64, o.Body) {
+			return nil, input, &Error{Reason: ReasonBindingMismatch, Detail: "body"}
+		}
+		return o.Body, compactInput(c.signingInput), nil
+	}
 	decoded := make([]byte, b64.DecodedLen(len(c.payloadB64)))
 	n, err := b64.Decode(decoded, c.payloadB64)
 	if err != nil {
 		return nil, input, Reject(ReasonMalformed, errors.New("payload is not base64url"))
 	}
-	decoded = decoded[:n]
-	if o.Detached && !bytes.Equal(decoded, o.Body) {
-		return nil, input, &Error{Reason: ReasonBindingMismatch, Detail: "body"}
+	return decoded[:n], compactInput(c.signingInput), nil
+}
+
+// isEncodingOf reports whether seg is the base64url encoding (unpadded, RFC 7515 §2) of body.
+// Strict decoding gives each byte string exactly one encoding, so this equals decoding seg and
+// comparing, without the decoded copy: body is encoded in chunks on the stack.
+func isEncodingOf(seg, body []byte) bool {
+	if len(seg) != b64.EncodedLen(len(body)) {
+		return false
 	}
-	return decoded, compactInput(c.signingInput), nil
+	var buf [4096]byte // the encoding of 3072 bytes: whole quanta, so chunks join seamlessly
+	for len(body) > 0 {
+		n := min(len(body), 3072)
+		m := b64.EncodedLen(n)
+		b64.Encode(buf[:m], body[:n])
+		if !bytes.Equal(buf[:m], seg[:m]) {
+			return false
+		}
+		body, seg = body[n:], seg[m:]
+	}
+	return true
 }
