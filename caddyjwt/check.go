@@ -67,6 +67,9 @@ func (h *Check) Provision(ctx caddy.Context) error {
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultAPIMaxBody + 2*DefaultMaxBody
 	}
+	if h.MaxBody < 0 {
+		return errors.New("max_body: must not be negative")
+	}
 	reg, err := registryFrom(ctx)
 	if err != nil {
 		return err

@@ -86,7 +86,11 @@ func mint(o mintOptions, now time.Time) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("--key %s: %w", o.keyPath, err)
 	}
-	pub := priv.(crypto.Signer).Public()
+	signer, ok := priv.(crypto.Signer)
+	if !ok {
+		return "", fmt.Errorf("--key %s: a %T cannot sign", o.keyPath, priv)
+	}
+	pub := signer.Public()
 	if o.alg == "" {
 		if o.alg, err = defaultAlgorithm(pub); err != nil {
 			return "", err

@@ -2,6 +2,12 @@ package caddyjwt
 
 import (
 	"context"
+	"crypto/ecdh"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -54,5 +60,29 @@ func TestMintRefusesPublicKeyFile(t *testing.T) {
 	_, err := mint(mintOptions{keyPath: s.PublicPEM(t, t.TempDir()), iss: "x", ttl: time.Hour}, time.Now())
 	if err == nil {
 		t.Fatal("mint with a public key succeeded, want an error")
+	}
+}
+
+// A PEM file with a private key that cannot sign (X25519, PKCS#8) is an error, not a crash.
+func TestMintRefusesKeyThatCannotSign(t *testing.T) {
+	k, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "x25519.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			t.Fatalf("mint with an X25519 key panicked: %v", v)
+		}
+	}()
+	if _, err := mint(mintOptions{keyPath: path, iss: "x", ttl: time.Hour}, time.Now()); err == nil {
+		t.Fatal("mint with an X25519 key succeeded, want an error")
 	}
 }

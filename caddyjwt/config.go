@@ -209,8 +209,8 @@ func (c *Config) validateLocations() error {
 			}
 		}
 	}
-	if strings.ContainsAny(c.Realm, "\"\\\r\n") {
-		return errors.New("realm: must not contain quotes, backslashes or line breaks")
+	if strings.ContainsFunc(c.Realm, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '"' || r == '\\' }) {
+		return errors.New("realm: must not contain quotes, backslashes or control characters")
 	}
 	return nil
 }

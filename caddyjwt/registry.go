@@ -216,7 +216,8 @@ func entriesSet(entries []registeredKey) *keys.Set {
 
 // update changes one counterparty's keys: under the storage's lock (so that gateway instances
 // sharing a storage do not lose each other's writes), it reads the stored keys, applies change and
-// stores the result atomically, then swaps the new keys into memory at once.
+// stores the result atomically, then swaps the new keys into memory at once (or, while nothing
+// could be loaded yet, leaves them to the next reload).
 func (a *Registry) update(ctx context.Context, cp string, change func([]registeredKey) ([]registeredKey, error)) error {
 	lock := "obgate-registry-" + cp
 	if err := a.storage.Lock(ctx, lock); err != nil {
@@ -249,11 +250,15 @@ func (a *Registry) update(ctx context.Context, cp string, change func([]register
 	a.writeMu.Lock()
 	defer a.writeMu.Unlock()
 	a.gen.Add(1)
-	m := make(map[string]*keys.Set)
-	if old := a.sets.Load(); old != nil {
-		for k, v := range *old {
-			m[k] = v
-		}
+	old := a.sets.Load()
+	if old == nil {
+		// Nothing loaded yet: publishing this counterparty alone would make the others look
+		// registered with no keys (401 instead of 503). The next reload brings in everything.
+		return nil
+	}
+	m := make(map[string]*keys.Set, len(*old)+1)
+	for k, v := range *old {
+		m[k] = v
 	}
 	if len(next) == 0 {
 		delete(m, cp)

@@ -3,10 +3,12 @@ package caddyjwt
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/caddyserver/certmagic"
 
+	"github.com/obgate/obgate/caddyjwt/keys"
 	"github.com/obgate/obgate/internal/jwttest"
 )
 
@@ -66,5 +68,36 @@ func TestRegistryUnavailableUntilLoaded(t *testing.T) {
 	}
 	if _, err := r.Source("../etc"); err == nil {
 		t.Fatal("a counterparty name with a path was accepted")
+	}
+}
+
+// listFails is a storage whose listing fails, as a shared storage may while it is unreachable.
+type listFails struct{ *certmagic.FileStorage }
+
+func (listFails) List(context.Context, string, bool) ([]string, error) {
+	return nil, errors.New("storage unreachable")
+}
+
+// While the registered keys could not be loaded, a registration for one counterparty must not make
+// the others look loaded with no keys: their tokens stay 503 (keys unavailable), not 401.
+func TestRegistryRegistrationBeforeFirstLoadKeepsOthersUnavailable(t *testing.T) {
+	r := new(Registry)
+	r.init(listFails{&certmagic.FileStorage{Path: t.TempDir()}})
+	if err := r.reload(context.Background()); err == nil {
+		t.Fatal("reload with a failing storage succeeded")
+	}
+	s := jwttest.NewEC(t, "ES256")
+	body, _ := json.Marshal(s.JWK(t, false))
+	rk, err := parseRegistration(body, "", "bank-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.update(context.Background(), "bank-a", func(e []registeredKey) ([]registeredKey, error) { return append(e, rk), nil }); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := r.Source("bank-b")
+	set, err := other.Keys()
+	if _, ok := errors.AsType[*keys.UnavailableError](err); !ok {
+		t.Fatalf("bank-b's keys after bank-a registered: %d keys, error %v; want keys unavailable", set.Len(), err)
 	}
 }

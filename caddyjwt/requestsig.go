@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"go.uber.org/zap"
@@ -135,8 +136,8 @@ func (h *RequestSignature) Provision(ctx caddy.Context) error {
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
 	}
-	if h.MaxBody < 0 {
-		return errors.New("max_body: must not be negative")
+	if h.MaxBody < 0 || h.MaxBody > maxBodyCap {
+		return fmt.Errorf("max_body: must be between 1 byte and %d bytes (the body is held in memory)", maxBodyCap)
 	}
 	h.location = []TokenLocation{{From: "header", Name: h.Header, Scheme: h.Scheme}}
 	cfg := Config{Realm: h.Realm, Tokens: h.location}
@@ -270,29 +271,43 @@ func requestFacts(r *http.Request, body []byte) *binding.Request {
 		Method:   orig.Method,
 		Scheme:   scheme,
 		Host:     r.Host,
-		RawPath:  orig.URL.EscapedPath(), // the path as sent: Go keeps RawPath when it differs
+		RawPath:  wirePath(orig.URL),
 		RawQuery: orig.URL.RawQuery,
 		Body:     body,
 	}
 }
 
+// wirePath is the path exactly as the client sent it. Go keeps the sent form in RawPath whenever
+// re-encoding the decoded path would give something else; EscapedPath alone would re-encode a
+// sent form it finds non-canonical (raw UTF-8, '{', '}', ...).
+func wirePath(u *url.URL) string {
+	if u.RawPath != "" {
+		return u.RawPath
+	}
+	return u.EscapedPath()
+}
+
+// readChunk is the most readBody allocates ahead of the bytes that arrive: a client that announces
+// a large Content-Length and sends little makes the gateway hold little.
+const readChunk = 64 << 10
+
 // readBody reads the whole body once, up to limit bytes, and puts the same bytes back for the next
-// handler. A body with a Content-Length is read into one buffer of that size; a chunked one grows
-// up to limit+1 bytes. Over the limit is ReasonBodyTooLarge.
+// handler. The buffer grows with the bytes that arrive (readChunk, then doubling) up to the
+// Content-Length, or limit+1 bytes for a chunked body. Over the limit is ReasonBodyTooLarge.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
-	var body []byte
-	var err error
+	want := limit + 1 // unknown length: one byte past the limit shows that it is exceeded
 	if r.ContentLength >= 0 {
-		body = make([]byte, r.ContentLength)
-		_, err = io.ReadFull(r.Body, body)
-	} else {
-		body, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
-		if err == nil && int64(len(body)) > limit {
-			return nil, verify.Reject(verify.ReasonBodyTooLarge, nil)
-		}
+		want = r.ContentLength
+	}
+	body, err := readUpTo(r.Body, want)
+	if err == nil && r.ContentLength >= 0 && int64(len(body)) < want {
+		err = io.ErrUnexpectedEOF
+	}
+	if err == nil && int64(len(body)) > limit {
+		return nil, verify.Reject(verify.ReasonBodyTooLarge, nil)
 	}
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -309,6 +324,29 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	return body, nil
+}
+
+// readUpTo reads from rd until EOF or max bytes. Its buffer starts at readChunk (or max, when
+// smaller) and doubles when full, so that it never runs more than twice ahead of what was read;
+// a body of up to readChunk bytes, or of a known length up to that, is one allocation.
+func readUpTo(rd io.Reader, max int64) ([]byte, error) {
+	buf := make([]byte, 0, min(max, readChunk))
+	for int64(len(buf)) < max {
+		if len(buf) == cap(buf) {
+			grown := make([]byte, len(buf), min(max, 2*int64(cap(buf))))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
 }
 
 // logRejection logs a rejected signature at debug level, with a short hash instead of the JWS.

@@ -1,0 +1,43 @@
+package caddyjwt
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/obgate/obgate/internal/jwttest"
+)
+
+// Values the Caddyfile parser refuses must fail at provision when they come from JSON config,
+// naming the setting.
+func TestJSONConfigMistakesFailAtProvision(t *testing.T) {
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	pem := jwttest.NewEC(t, "ES256").PublicPEM(t, t.TempDir())
+	for _, tc := range []struct {
+		name    string
+		module  interface{ Provision(caddy.Context) error }
+		wantErr string
+	}{
+		{"request_signature max_body beyond what is held in memory",
+			&RequestSignature{Keys: []KeyFile{{Path: pem}}, Profile: "tokenio", MaxBody: math.MaxInt64}, "max_body"},
+		{"jwt_check negative max_body", &Check{Policy: "p", MaxBody: -1}, "max_body"},
+		{"jwt_auth realm with a control character",
+			&JWTAuth{Config: Config{Realm: "api\x00", Issuers: []IssuerConfig{{Issuer: "i", Keys: []KeyFile{{Path: pem}}}}}}, "realm"},
+		{"request_signature realm with a DEL character",
+			&RequestSignature{Keys: []KeyFile{{Path: pem}}, Profile: "tokenio", Realm: "a\x7fb"}, "realm"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.module.Provision(ctx)
+			if c, ok := tc.module.(caddy.CleanerUpper); ok {
+				_ = c.Cleanup()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Provision = %v, want an error naming %s", err, tc.wantErr)
+			}
+		})
+	}
+}
