@@ -233,7 +233,9 @@ func (h *Handler) provision(ctx caddy.Context, storage certmagic.Storage) (err e
 		return errors.New("no storage configured")
 	}
 	h.store = newClientStore(storage, storageScope(h.Audience))
-	h.replay = newReplayCache(defaultReplayEntries)
+	replay, release := acquireReplayCache(h.store.prefix)
+	h.replay = replay
+	h.releases = append(h.releases, release)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -71,8 +72,10 @@ func TestLifecycleRegisterReadUpdateDelete(t *testing.T) {
 		t.Fatalf("GET status = %d, want 200; body %s", w.Code, w.Body.String())
 	}
 	got := decode(t, w)
-	if got["client_id"] != clientID || got["registration_access_token"] != nil {
-		t.Errorf("GET = %v, want the client without its token", got)
+	// RFC 7592 §3: the client information response carries registration_access_token (REQUIRED).
+	// It is not rotated, and only its hash is stored: the answer is the token the client presented.
+	if got["client_id"] != clientID || got["registration_access_token"] != rat {
+		t.Errorf("GET = %v, want the client with its (unrotated) registration access token", got)
 	}
 
 	update := f.requestJWT("obie", nil, func(c map[string]any) {
@@ -82,6 +85,9 @@ func TestLifecycleRegisterReadUpdateDelete(t *testing.T) {
 	w = do(t, h, http.MethodPut, path, "application/jwt", update, auth...)
 	if w.Code != http.StatusOK {
 		t.Fatalf("PUT status = %d, want 200; body %s", w.Code, w.Body.String())
+	}
+	if got := decode(t, w); got["registration_access_token"] != rat {
+		t.Errorf("PUT answer registration_access_token = %v, want the unrotated token", got["registration_access_token"])
 	}
 	w = do(t, h, http.MethodGet, path, "", "", auth...)
 	if uris := decode(t, w)["redirect_uris"].([]any); len(uris) != 1 || uris[0] != "https://client.example/other" {
@@ -532,4 +538,51 @@ func TestRedirectURIPattern(t *testing.T) {
 	}
 	tok := f.requestJWT("generic", nil, set("redirect_uris", []string{"https://evil.example/cb"}))
 	expectError(t, post(t, h, tok), http.StatusBadRequest, codeInvalidRedirect, "redirect_uri_pattern")
+}
+
+// TestReplayCacheMemoryIsBoundedWhateverTheJTI: the replay cache holds up to 100 000 entries; an
+// entry must not keep the request's jti (up to the 64 KiB body) itself, or the bound on entries
+// is no bound on memory. A long jti is still refused when replayed.
+func TestReplayCacheMemoryIsBoundedWhateverTheJTI(t *testing.T) {
+	f := newFixture(t)
+	h := f.handler(t, "obie", nil)
+	tok := f.requestJWT("obie", nil, set("jti", strings.Repeat("j", 40<<10)))
+	if w := post(t, h, tok); w.Code != http.StatusCreated {
+		t.Fatalf("first use: status %d; body %s", w.Code, w.Body.String())
+	}
+	expectError(t, post(t, h, tok), http.StatusBadRequest, codeInvalidMetadata, "jti")
+	h.replay.mu.Lock()
+	defer h.replay.mu.Unlock()
+	for k := range h.replay.seen {
+		if len(k) > 64 {
+			t.Errorf("replay cache entry keeps %d bytes of request data, want at most 64", len(k))
+		}
+	}
+}
+
+// TestCDRStatementLifetimeCannotWrapAround: a CDR statement lives at most 10 minutes, however far
+// its exp is; a lifetime whose nanoseconds overflow int64 must not wrap to a short one.
+func TestCDRStatementLifetimeCannotWrapAround(t *testing.T) {
+	f := newFixture(t)
+	h := f.handler(t, "cdr", nil)
+	for _, lifetime := range []int64{601, 18_446_744_074, 1 << 40} { // 18446744074 s wraps to 0.29 s
+		t.Run(fmt.Sprint(lifetime), func(t *testing.T) {
+			tok := f.requestJWT("cdr", set("exp", f.now.Unix()+lifetime), nil)
+			expectError(t, post(t, h, tok), http.StatusBadRequest, codeInvalidSSA, "exp")
+		})
+	}
+}
+
+// TestReplayRefusedAcrossAConfigReload: a config reload provisions a new handler next to the old
+// one; a request JWT accepted before the reload must still be refused after it.
+func TestReplayRefusedAcrossAConfigReload(t *testing.T) {
+	f := newFixture(t)
+	before := f.handler(t, "obie", nil)
+	tok := f.requestJWT("obie", nil, nil)
+	if w := post(t, before, tok); w.Code != http.StatusCreated {
+		t.Fatalf("first use: status %d; body %s", w.Code, w.Body.String())
+	}
+	after := f.handler(t, "obie", nil) // the reloaded config
+	_ = before.Cleanup()               // the old config is cleaned up after the new one starts
+	expectError(t, post(t, after, tok), http.StatusBadRequest, codeInvalidMetadata, "jti")
 }

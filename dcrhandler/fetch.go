@@ -135,9 +135,16 @@ func (c *softwareJWKS) get(ctx context.Context, u string, forced bool) (*keys.Se
 
 		c.mu.Lock()
 		now = c.clock()
-		if err == nil {
+		switch {
+		case err == nil:
 			e.set, e.fetched, e.lastErr = set, now, nil
-		} else {
+		case ctx.Err() != nil:
+			// This caller gave up: that says nothing about the host, so nothing is cached and
+			// the next caller fetches again.
+			if e.set != nil && now.Sub(e.fetched) <= jwksMaxStale {
+				set, err = e.set, nil
+			}
+		default:
 			e.failed, e.lastErr = now, err
 			if e.set != nil && now.Sub(e.fetched) <= jwksMaxStale {
 				set, err = e.set, nil
@@ -218,6 +225,9 @@ func parseAllowlist(entries []string) (allowlist, error) {
 		if e.host == "" {
 			return nil, fmt.Errorf("jwks_uri_allow: %q has no host", raw)
 		}
+		if !isASCII(e.host) {
+			return nil, fmt.Errorf("jwks_uri_allow: %q: write an international host name in its ASCII (xn--) form", raw)
+		}
 		e.host = strings.ToLower(e.host)
 		out = append(out, e)
 	}
@@ -233,6 +243,11 @@ func (a allowlist) check(u *url.URL) error {
 	}
 	if u.Scheme != "https" && u.Scheme != "http" {
 		return errors.New("scheme is not https")
+	}
+	// Only ASCII names compare: the HTTP client dials the IDNA form of a Unicode name, which
+	// Unicode case mapping does not give (U+0130 lower-cases to "i" but dials as xn--...).
+	if !isASCII(u.Hostname()) {
+		return errors.New("host is not ASCII")
 	}
 	host := strings.ToLower(u.Hostname())
 	port := u.Port()
@@ -252,6 +267,10 @@ func (a allowlist) check(u *url.URL) error {
 		return errors.New("plain http to a host without an http:// allow entry")
 	}
 	return errors.New("host is not in jwks_uri_allow")
+}
+
+func isASCII(s string) bool {
+	return strings.IndexFunc(s, func(c rune) bool { return c > 0x7e || c <= 0x20 }) < 0
 }
 
 // plainHTTP reports whether an http:// entry allows plain http to u; it is the software JWKS

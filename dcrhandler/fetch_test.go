@@ -265,3 +265,60 @@ func TestDirectoryJWKSURL(t *testing.T) {
 		t.Error("Cleanup did not give the shared cache back")
 	}
 }
+
+// TestAllowlistRefusesHostsTheClientWouldDialUnderAnotherName: Go's HTTP client dials the IDNA
+// (punycode) form of a host name, so a host that only compares equal to an entry after Unicode
+// case mapping (U+0130 lower-cases to "i", but dials as xn--idp-8dc.example) must not pass.
+func TestAllowlistRefusesHostsTheClientWouldDialUnderAnotherName(t *testing.T) {
+	a, err := parseAllowlist([]string{"idp.example", "keys.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{
+		"https://\u0130dp.example/jwks",    // dotted capital I: lower-cases to idp.example
+		"https://\u212Aeys.example/jwks",   // Kelvin sign: lower-cases to keys.example
+		"https://idp.example./jwks",        // trailing dot: another name as written
+		"https://xn--idp-8dc.example/jwks", // the punycode form of the first
+	} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatalf("parse %q: %v", raw, err)
+		}
+		if err := a.check(u); err == nil {
+			t.Errorf("check(%q) allowed a host that is not on the list as written", raw)
+		}
+	}
+	if _, err := parseAllowlist([]string{"\u0130dp.example"}); err == nil {
+		t.Error("parseAllowlist accepted a non-ASCII host; entries must be written in punycode")
+	}
+}
+
+// TestSoftwareJWKSCallerThatGivesUpDoesNotFailTheNextOne: a registration whose client hangs up
+// during the software JWKS fetch must not leave the fetch's failure cached for the next
+// registration of that software (which would be answered 503 for the error cooldown).
+func TestSoftwareJWKSCallerThatGivesUpDoesNotFailTheNextOne(t *testing.T) {
+	_, soft, _, _ := testKeys(t)
+	good := jwks(t, soft)
+	var calls atomic.Int64
+	fetcher := keys.FetcherFunc(func(ctx context.Context, u string) (keys.Document, error) {
+		if calls.Add(1) == 1 {
+			<-ctx.Done() // the first caller hangs up mid-fetch
+			return keys.Document{}, &keys.FetchError{Result: keys.FetchTimeout, URL: u, Err: ctx.Err()}
+		}
+		return keys.Document{Body: good}, nil
+	})
+	now := time.Unix(1_760_000_000, 0)
+	c := newSoftwareJWKS(fetcher, func() time.Time { return now })
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Keys(gone, "https://keystore.example/a.jwks"); err == nil {
+		t.Fatal("a caller that gave up got keys")
+	}
+	set, err := c.Keys(context.Background(), "https://keystore.example/a.jwks")
+	if err != nil {
+		t.Fatalf("next caller: %v, want the keys (the first caller's hang-up is not the host's failure)", err)
+	}
+	if _, ok := set.Lookup(soft.kid); !ok {
+		t.Errorf("next caller's set lacks %s", soft.kid)
+	}
+}

@@ -116,7 +116,7 @@ func (h *Handler) checkSSA(ssa map[string]any, now time.Time) *rejection {
 		if !okIat || !okExp {
 			return badSSA("exp, iat: a CDR software statement must carry both")
 		}
-		if time.Duration(exp-iat)*time.Second > cdrSSALifetime {
+		if exp-iat > int64(cdrSSALifetime/time.Second) { // in seconds: no Duration overflow
 			return badSSA("exp: a CDR software statement lives at most 10 minutes")
 		}
 	}

@@ -76,7 +76,7 @@ func (h *Handler) manage(r *http.Request) (int, map[string]any, error) {
 	}
 	switch r.Method {
 	case http.MethodGet:
-		return http.StatusOK, clientResponse(rec, managementURI(r, "")), nil
+		return http.StatusOK, withToken(clientResponse(rec, managementURI(r, "")), token), nil
 	case http.MethodDelete:
 		err := h.store.withClientLock(ctx, rec.ClientID, func() error {
 			current, err := h.reauthenticate(ctx, rec.ClientID, token)
@@ -120,7 +120,15 @@ func (h *Handler) manage(r *http.Request) (int, map[string]any, error) {
 	if err != nil {
 		return 0, nil, asRejection(err)
 	}
-	return http.StatusOK, clientResponse(updated, managementURI(r, "")), nil
+	return http.StatusOK, withToken(clientResponse(updated, managementURI(r, "")), token), nil
+}
+
+// withToken adds the registration access token that RFC 7592 §3 requires in the client
+// information response. The token is not rotated and only its hash is stored, so it is the one
+// the client has just presented (and proved) on this request.
+func withToken(body map[string]any, token string) map[string]any {
+	body["registration_access_token"] = token
+	return body
 }
 
 // dummyHash keeps the work for an unknown client close to that for a known one.
@@ -391,7 +399,7 @@ func (h *Handler) verifyRequest(ctx context.Context, token []byte, set *keys.Set
 			return nil, badMetadata("jti: must be a non-empty string")
 		}
 		exp, _ := numeric(res.Claims["exp"])
-		switch h.replay.remember(issuer+"\x00"+s, time.Unix(exp, 0).Add(h.leeway()), h.clock()) {
+		switch h.replay.remember(replayKey(issuer, s), time.Unix(exp, 0).Add(h.leeway()), h.clock()) {
 		case replaySeen:
 			return nil, badMetadata("jti: this request JWT was already used")
 		case replayFull:

@@ -1,8 +1,11 @@
 package dcrhandler
 
 import (
+	"crypto/sha256"
 	"sync"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // defaultReplayEntries bounds the jti replay cache.
@@ -21,6 +24,31 @@ type replayCache struct {
 
 func newReplayCache(max int) *replayCache {
 	return &replayCache{max: max, seen: make(map[string]time.Time)}
+}
+
+// Destruct implements caddy.Destructor; the cache holds nothing to release.
+func (c *replayCache) Destruct() error { return nil }
+
+// replayPool shares one replay cache per client store scope (h.store.prefix) across the handlers
+// of the process, so that a config reload, which provisions new handlers, does not forget the
+// jtis accepted before it.
+var replayPool = caddy.NewUsagePool()
+
+// acquireReplayCache returns the replay cache of a client store scope and the function that gives
+// it back.
+func acquireReplayCache(scope string) (*replayCache, func()) {
+	v, _, _ := replayPool.LoadOrNew(scope, func() (caddy.Destructor, error) {
+		return newReplayCache(defaultReplayEntries), nil
+	})
+	var once sync.Once
+	return v.(*replayCache), func() { once.Do(func() { _, _ = replayPool.Delete(scope) }) }
+}
+
+// replayKey is the cache key of a request's jti: a SHA-256 of the issuer and the jti, so that an
+// entry costs the same whatever the length of the request's values.
+func replayKey(issuer, jti string) string {
+	sum := sha256.Sum256([]byte(issuer + "\x00" + jti))
+	return string(sum[:])
 }
 
 // replayResult is the outcome of remembering one jti.

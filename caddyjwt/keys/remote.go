@@ -470,10 +470,15 @@ func (r *Remote) failed(st remoteState, now time.Time, err error) {
 	r.report(ResultOf(err))
 	st.lastErr = err
 	st.failures++
-	d := r.opts.RetryMin << min(st.failures-1, 30)
-	if d <= 0 || d > r.opts.RetryMax {
-		d = r.opts.RetryMax
+	d := r.opts.RetryMin
+	for i := 1; i < st.failures && d < r.opts.RetryMax; i++ { // at most 63 rounds: d doubles
+		if d > r.opts.RetryMax/2 {
+			d = r.opts.RetryMax // doubling would pass RetryMax (or overflow)
+		} else {
+			d *= 2
+		}
 	}
+	d = min(d, r.opts.RetryMax)
 	d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1)) // jitter: [d/2, d]
 	next := now.Add(d)
 	if !st.nextAttempt.IsZero() && st.nextAttempt.After(now) && st.nextAttempt.Before(next) {

@@ -711,3 +711,24 @@ func forged(t *testing.T, kid string, claims map[string]any) string {
 	}
 	return jwttest.Encode(h) + "." + jwttest.Encode(p) + "." + jwttest.Encode(make([]byte, 64))
 }
+
+// TestRemoteBackoffNeverDropsBelowRetryMin: however many fetches fail in a row, the retry
+// interval stays within [RetryMin/2, RetryMax]; the exponential step must not overflow and wrap
+// to a short interval that hammers the issuer.
+func TestRemoteBackoffNeverDropsBelowRetryMin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeIssuer()
+		retryMin := time.Duration(1<<34 + 8) // ~17.2s; shifted left 30 times it wraps to ~8.6s
+		newRemote(t, f, keys.RemoteOptions{RetryMin: retryMin, RetryMax: 5 * time.Minute})
+		time.Sleep(4 * time.Hour) // ~50 failed fetches at most 5 minutes apart
+		calls := f.times(jwksURL)
+		if len(calls) < 40 {
+			t.Fatalf("only %d fetches in 4h while down", len(calls))
+		}
+		for i := 1; i < len(calls); i++ {
+			if d := calls[i].Sub(calls[i-1]); d < retryMin/2 || d > 5*time.Minute {
+				t.Errorf("retry %d after %v, want within [%v, 5m]", i, d, retryMin/2)
+			}
+		}
+	})
+}
