@@ -38,6 +38,19 @@ func (p profile) requiresJTI() bool { return p != profileGeneric }
 // uniqueSoftware: one registration per software_id (cdr).
 func (p profile) uniqueSoftware() bool { return p == profileCDR }
 
+// ssaRedirectClaim is the software statement claim that lists the redirect URIs a registration
+// may use (a subset of them, all https), or "" where the profile has none: obie's
+// software_redirect_uris (OBIE DCR v3.3) and the CDR Register's redirect_uris.
+func (p profile) ssaRedirectClaim() string {
+	switch p {
+	case profileOBIE:
+		return "software_redirect_uris"
+	case profileCDR:
+		return "redirect_uris"
+	}
+	return ""
+}
+
 // dnClaim is the metadata field holding the client's TLS certificate subject DN.
 func (p profile) dnClaim() string {
 	if p == profileRevolut {
@@ -237,7 +250,7 @@ func checkTypes(md map[string]any, p profile) *rejection {
 }
 
 // checkRedirectURIs applies RFC 7591 §2 (absolute URIs without fragment), redirect_uri_pattern,
-// and the profiles' rules: obie https and a subset of the statement's software_redirect_uris.
+// and the profiles' rules: under obie and cdr, https and a subset of the statement's redirect URIs.
 func (h *Handler) checkRedirectURIs(md, ssa map[string]any) *rejection {
 	v, present := md["redirect_uris"]
 	if !present {
@@ -250,10 +263,8 @@ func (h *Handler) checkRedirectURIs(md, ssa map[string]any) *rejection {
 	if len(uris) == 0 {
 		return badRedirect("redirect_uris: must not be empty")
 	}
-	var allowed []string
-	if h.profile == profileOBIE {
-		allowed, _ = stringArray(ssa["software_redirect_uris"])
-	}
+	ssaClaim := h.profile.ssaRedirectClaim()
+	allowed, _ := stringArray(ssa[ssaClaim])
 	for _, s := range uris {
 		u, err := url.Parse(s)
 		if err != nil || u.Scheme == "" || u.Fragment != "" || strings.Contains(s, "#") {
@@ -262,12 +273,12 @@ func (h *Handler) checkRedirectURIs(md, ssa map[string]any) *rejection {
 		if h.redirectRE != nil && !h.redirectRE.MatchString(s) {
 			return badRedirect("redirect_uris: each must match the server's redirect_uri_pattern")
 		}
-		if h.profile == profileOBIE {
+		if ssaClaim != "" {
 			if u.Scheme != "https" || u.Host == "" {
 				return badRedirect("redirect_uris: each must be an https URI")
 			}
 			if !slices.Contains(allowed, s) {
-				return badRedirect("redirect_uris: each must be one of the software statement's software_redirect_uris")
+				return badRedirect("redirect_uris: each must be one of the software statement's " + ssaClaim)
 			}
 		}
 	}

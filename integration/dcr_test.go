@@ -102,6 +102,7 @@ func (w *dcrWorld) ssaClaims(profile, softwareID string) map[string]any {
 		c["org_status"] = "Active"
 	case "cdr":
 		c["jwks_uri"] = w.jwks.URL + "/software.jwks"
+		c["redirect_uris"] = []string{dcrRedirect, "https://client.example/other"}
 		c["exp"] = now.Add(5 * time.Minute).Unix()
 	default:
 		c["jwks_uri"] = w.jwks.URL + "/software.jwks"
@@ -231,6 +232,7 @@ func TestDCRProfileRules(t *testing.T) {
 		{"obie", "valid request accepted", nil, nil, 201, "", ""},
 		{"obie", "iss other than software_id refused", nil, set("iss", "someone"), 400, "invalid_client_metadata", "iss"},
 		{"obie", "redirect URI outside the SSA refused", nil, set("redirect_uris", []string{"https://client.example/x"}), 400, "invalid_redirect_uri", "redirect_uris"},
+		{"cdr", "redirect URI outside the SSA refused", nil, set("redirect_uris", []string{"https://client.example/x"}), 400, "invalid_redirect_uri", "redirect_uris"},
 		{"obie", "http redirect URI refused", set("software_redirect_uris", []string{"http://client.example/cb"}), set("redirect_uris", []string{"http://client.example/cb"}), 400, "invalid_redirect_uri", "https"},
 		{"obie", "client_secret_post refused", nil, set("token_endpoint_auth_method", "client_secret_post"), 400, "invalid_client_metadata", "token_endpoint_auth_method"},
 		{"obie", "tls_client_auth with DN accepted", nil, func(c map[string]any) {
