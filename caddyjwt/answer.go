@@ -6,9 +6,9 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/obgate/obgate/caddyjwt/verify"
+	"github.com/obgate/obgate/internal/bearer"
 )
 
 // answer is the HTTP answer to a rejection.
@@ -63,18 +63,7 @@ func (a answer) write(w http.ResponseWriter, realm string) {
 
 // challenge builds the WWW-Authenticate value (RFC 6750 §3).
 func (a answer) challenge(realm string) string {
-	var b strings.Builder
-	b.WriteString(`Bearer realm="`)
-	b.WriteString(realm)
-	b.WriteByte('"')
-	if a.code != "" {
-		b.WriteString(`, error="`)
-		b.WriteString(a.code)
-		b.WriteString(`", error_description="`)
-		b.WriteString(quotable(a.description))
-		b.WriteByte('"')
-	}
-	return b.String()
+	return bearer.Challenge(realm, a.code, a.description)
 }
 
 // realmFor returns the configured realm, or the request's host name with anything that cannot
@@ -87,15 +76,5 @@ func realmFor(configured string, r *http.Request) string {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	return quotable(host)
-}
-
-// quotable drops what cannot stand in an RFC 9110 quoted-string without escaping.
-func quotable(s string) string {
-	return strings.Map(func(c rune) rune {
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			return -1
-		}
-		return c
-	}, s)
+	return bearer.Quotable(host)
 }

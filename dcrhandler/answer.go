@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/obgate/obgate/caddyjwt/verify"
+	"github.com/obgate/obgate/internal/bearer"
 )
 
 // Error codes of RFC 7591 §3.2.2, RFC 6750 §3.1 and RFC 6749 §5.2 that the handler answers with.
@@ -114,11 +115,11 @@ func (r *rejection) write(w http.ResponseWriter) {
 		h.Set("Retry-After", strconv.Itoa(max(1, int(r.retryAfter.Seconds()))))
 	}
 	if r.challenge {
-		if r.code == codeInvalidRequest {
-			h.Set("WWW-Authenticate", "Bearer")
-		} else {
-			h.Set("WWW-Authenticate", `Bearer error="`+r.code+`", error_description="`+quotable(r.desc)+`"`)
+		code := r.code
+		if code == codeInvalidRequest {
+			code = "" // no credentials at all: a bare challenge (RFC 6750 §3.1)
 		}
+		h.Set("WWW-Authenticate", bearer.Challenge("", code, r.desc))
 	}
 	if r.status == http.StatusMethodNotAllowed {
 		h.Set("Allow", "POST, GET, PUT, DELETE")
@@ -181,14 +182,4 @@ func jwtRejection(err error, code, subject string) *rejection {
 		desc = subject + " could not be verified"
 	}
 	return &rejection{status: http.StatusBadRequest, code: code, desc: desc, err: err}
-}
-
-// quotable drops what cannot stand in an RFC 9110 quoted-string without escaping.
-func quotable(s string) string {
-	return strings.Map(func(c rune) rune {
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			return -1
-		}
-		return c
-	}, s)
 }
