@@ -36,9 +36,17 @@ type Profile int
 
 // The profiles.
 const (
-	ProfileTokenIO  Profile = iota + 1 // header params method/host/path/query/exp(ms), payload = body
-	ProfileOBJWS                       // Open Banking x-jws-signature
-	ProfileDetached                    // RFC 7515 App. F, payload = body
+	// ProfileTokenIO is Token.io's convention (configuration name tokenio): the protected header
+	// carries method, host, path, query and exp (milliseconds); the payload is the body.
+	ProfileTokenIO Profile = iota + 1
+
+	// ProfileOBJWS is the Open Banking x-jws-signature (configuration name ob_jws): a detached
+	// JWS over the body, with the http://openbanking.org.uk/ header claims.
+	ProfileOBJWS
+
+	// ProfileDetached is plain RFC 7515 App. F (configuration name detached): a JWS whose
+	// payload is the body.
+	ProfileDetached
 )
 
 // ParseProfile maps a configuration name (tokenio, ob_jws, detached) to its Profile.
@@ -83,12 +91,24 @@ const (
 // Request holds the facts of a request that a signature may bind, as the client sent them,
 // before any rewrite. The adapter fills it once per request.
 type Request struct {
-	Method   string // e.g. "POST"
-	Scheme   string // "https" or "http": which default port an omitted port means
-	Host     string // the Host header as sent, with or without port
-	RawPath  string // the path as sent, percent-encoding included, without the query
-	RawQuery string // the query as sent, without '?'; "" when the request has none
-	Body     []byte // the whole body; nil or empty when there is none
+	// Method is the request method, such as "POST".
+	Method string
+
+	// Scheme is "https" or "http": which default port an omitted port means in the host
+	// comparison.
+	Scheme string
+
+	// Host is the Host header as sent, with or without port.
+	Host string
+
+	// RawPath is the path as sent, percent-encoding included, without the query.
+	RawPath string
+
+	// RawQuery is the query as sent, without '?'; "" when the request has none.
+	RawQuery string
+
+	// Body is the whole body; nil or empty when there is none.
+	Body []byte
 }
 
 // Config is how a Binder checks request signatures.

@@ -34,19 +34,45 @@ func (adminAPI) Routes() []caddy.AdminRoute {
 
 // URLState is one cache in the admin view.
 type URLState struct {
-	URL                 string     `json:"url"`                // the configured URL
-	Kind                string     `json:"kind"`               // jwks_url or discovery
-	Issuers             []string   `json:"issuers"`            // the issuers that use it
-	JWKSURI             string     `json:"jwks_uri,omitempty"` // where the keys came from
-	Ready               bool       `json:"ready"`              // tokens can be verified now
-	Keys                []string   `json:"keys"`               // the kids of the current set
-	LastSuccess         *time.Time `json:"last_success,omitempty"`
-	LastAttempt         *time.Time `json:"last_attempt,omitempty"`
-	NextRefresh         *time.Time `json:"next_refresh,omitempty"`
-	FreshUntil          *time.Time `json:"fresh_until,omitempty"`
-	StaleFor            string     `json:"stale_for,omitempty"` // a duration, when past fresh_until
-	LastError           string     `json:"last_error,omitempty"`
-	ConsecutiveFailures int        `json:"consecutive_failures"`
+	// URL is the configured URL (for discovery, the document URL).
+	URL string `json:"url"`
+
+	// Kind is jwks_url or discovery.
+	Kind string `json:"kind"`
+
+	// Issuers are the issuers that use this cache.
+	Issuers []string `json:"issuers"`
+
+	// JWKSURI is where the keys came from; omitted before the first successful fetch.
+	JWKSURI string `json:"jwks_uri,omitempty"`
+
+	// Ready is true when tokens can be verified with this cache's keys now.
+	Ready bool `json:"ready"`
+
+	// Keys are the kids of the current key set; empty when there is none.
+	Keys []string `json:"keys"`
+
+	// LastSuccess is when the keys were last fetched successfully; omitted before the first.
+	LastSuccess *time.Time `json:"last_success,omitempty"`
+
+	// LastAttempt is when a fetch was last started; omitted before the first.
+	LastAttempt *time.Time `json:"last_attempt,omitempty"`
+
+	// NextRefresh is when the next fetch is scheduled; omitted when none is.
+	NextRefresh *time.Time `json:"next_refresh,omitempty"`
+
+	// FreshUntil is the end of the refresh interval of the last good fetch; omitted before it.
+	FreshUntil *time.Time `json:"fresh_until,omitempty"`
+
+	// StaleFor is how long the keys in use are past fresh_until, as a duration such as "2m0s";
+	// omitted while they are fresh.
+	StaleFor string `json:"stale_for,omitempty"`
+
+	// LastError is the last fetch error while fetches fail; omitted otherwise.
+	LastError string `json:"last_error,omitempty"`
+
+	// ConsecutiveFailures counts the failed fetches since the last successful one.
+	ConsecutiveFailures int `json:"consecutive_failures"`
 }
 
 // Snapshot returns the state of every cache in the process, sorted by URL.

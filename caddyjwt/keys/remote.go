@@ -17,14 +17,31 @@ import (
 
 // Defaults for RemoteOptions.
 const (
-	DefaultMinRefresh   = 5 * time.Minute
-	DefaultMaxRefresh   = 24 * time.Hour
-	DefaultMaxStale     = time.Hour
+	// DefaultMinRefresh is the default shortest interval between scheduled refreshes.
+	DefaultMinRefresh = 5 * time.Minute
+
+	// DefaultMaxRefresh is the default longest interval between scheduled refreshes.
+	DefaultMaxRefresh = 24 * time.Hour
+
+	// DefaultMaxStale is how long, by default, the last good keys stay in use past their
+	// refresh interval while fetches fail.
+	DefaultMaxStale = time.Hour
+
+	// DefaultMissCooldown is the default shortest time between two refreshes forced by tokens
+	// that name an unknown kid.
 	DefaultMissCooldown = 30 * time.Second
+
+	// DefaultFetchTimeout is the default bound on one fetch, body included.
 	DefaultFetchTimeout = 10 * time.Second
-	DefaultRetryMin     = time.Second
-	DefaultRetryMax     = 5 * time.Minute
-	DefaultMaxSize      = 1 << 20
+
+	// DefaultRetryMin is the default first delay of the exponential backoff after a failed fetch.
+	DefaultRetryMin = time.Second
+
+	// DefaultRetryMax is the default longest delay of the exponential backoff after failed fetches.
+	DefaultRetryMax = 5 * time.Minute
+
+	// DefaultMaxSize is the default cap on a fetched body, in bytes (1 MiB).
+	DefaultMaxSize = 1 << 20
 )
 
 // maxNegative and maxNegativeKID bound the negative cache of unknown kids (the kids come from
@@ -523,18 +540,41 @@ func (r *Remote) logKeyChanges(old, cur *Set, jwksURL string, recovered bool) {
 
 // RemoteStatus is a snapshot of a Remote's state, for readiness views and metrics.
 type RemoteStatus struct {
-	URL                 string        // the configured URL (for discovery, the document URL)
-	JWKSURL             string        // where the keys were last fetched from
-	Issuer              string        // the issuer the keys are for, when known
-	Ready               bool          // Keys returns a key set now
-	KeyIDs              []string      // the kids of the current set
-	LastSuccess         time.Time     // zero before the first good fetch
-	LastAttempt         time.Time     // zero before the first attempt
-	NextAttempt         time.Time     // the next scheduled fetch
-	FreshUntil          time.Time     // end of the refresh interval of the last good fetch
-	StaleFor            time.Duration // how long past FreshUntil, or 0
-	LastError           string        // the last fetch error, while fetches fail
-	ConsecutiveFailures int           // failed fetches since the last good one
+	// URL is the configured URL (for discovery, the document URL).
+	URL string
+
+	// JWKSURL is where the keys were last fetched from.
+	JWKSURL string
+
+	// Issuer is the issuer the keys are for, when known.
+	Issuer string
+
+	// Ready reports whether Keys returns a key set now.
+	Ready bool
+
+	// KeyIDs are the kids of the current set.
+	KeyIDs []string
+
+	// LastSuccess is when the last good fetch ended; zero before the first.
+	LastSuccess time.Time
+
+	// LastAttempt is when the last fetch started; zero before the first.
+	LastAttempt time.Time
+
+	// NextAttempt is when the next fetch is scheduled.
+	NextAttempt time.Time
+
+	// FreshUntil is the end of the refresh interval of the last good fetch.
+	FreshUntil time.Time
+
+	// StaleFor is how long the current time is past FreshUntil, or 0 while the keys are fresh.
+	StaleFor time.Duration
+
+	// LastError is the last fetch error while fetches fail; empty otherwise.
+	LastError string
+
+	// ConsecutiveFailures counts the failed fetches since the last good one.
+	ConsecutiveFailures int
 }
 
 // Status returns a snapshot of the Remote's state.

@@ -22,6 +22,7 @@ import (
 // Fetch must return by the time ctx is done. Its errors should be *FetchError, so that the
 // result can be counted; any other error counts as FetchNetwork.
 type Fetcher interface {
+	// Fetch fetches the document at url.
 	Fetch(ctx context.Context, url string) (Document, error)
 }
 
@@ -33,7 +34,9 @@ func (f FetcherFunc) Fetch(ctx context.Context, url string) (Document, error) { 
 
 // Document is a fetched response body and how long the server says it may be cached.
 type Document struct {
+	// Body is the response body, at most the configured maximum size.
 	Body []byte
+
 	// Lifetime is the freshness lifetime from Cache-Control max-age (minus Age) or Expires
 	// (RFC 9111 §4.2.1); zero when the response gives none or forbids caching.
 	Lifetime time.Duration
@@ -44,16 +47,39 @@ type FetchResult uint8
 
 // The fetch results.
 const (
-	FetchOK             FetchResult = iota // keys fetched and at least one is usable
-	FetchNetwork                           // connection refused or reset, TLS or DNS failure, body cut short
-	FetchTimeout                           // the fetch did not finish within FetchTimeout
-	FetchHTTPStatus                        // a status other than 200
-	FetchRefused                           // a redirect to another host or to plain http, or a URL that is not allowed
-	FetchTooLarge                          // the body exceeds MaxSize
-	FetchInvalid                           // wrong content type, not JSON, or not a JWK Set / discovery document
-	FetchNoUsableKeys                      // a JWK Set in which no key may verify signatures
-	FetchIssuerMismatch                    // the discovery document names another issuer
-	FetchPanic                             // the refresh panicked (a bug); logged with its stack
+	// FetchOK means the keys were fetched and at least one is usable ("ok").
+	FetchOK FetchResult = iota
+
+	// FetchNetwork means the connection was refused or reset, TLS or DNS failed, or the body
+	// was cut short ("network_error").
+	FetchNetwork
+
+	// FetchTimeout means the fetch did not finish within FetchTimeout ("timeout").
+	FetchTimeout
+
+	// FetchHTTPStatus means the server answered a status other than 200 ("http_status").
+	FetchHTTPStatus
+
+	// FetchRefused means a redirect to another host or to plain http, or a URL that is not
+	// allowed ("refused").
+	FetchRefused
+
+	// FetchTooLarge means the body exceeds MaxSize ("too_large").
+	FetchTooLarge
+
+	// FetchInvalid means a wrong content type, not JSON, or not a JWK Set or discovery
+	// document ("invalid").
+	FetchInvalid
+
+	// FetchNoUsableKeys means a JWK Set in which no key may verify signatures ("no_usable_keys").
+	FetchNoUsableKeys
+
+	// FetchIssuerMismatch means the discovery document names another issuer ("issuer_mismatch").
+	FetchIssuerMismatch
+
+	// FetchPanic means the refresh panicked, a bug; it is logged with its stack ("panic").
+	FetchPanic
+
 	fetchResultCount
 )
 
@@ -89,9 +115,15 @@ func FetchResults() []FetchResult {
 
 // FetchError is a failed fetch.
 type FetchError struct {
-	Result FetchResult // the class of failure, for metrics
-	URL    string      // the URL that failed
-	Err    error       // the cause, for logs
+	// Result is the class of failure, for metrics.
+	Result FetchResult
+
+	// URL is the URL that failed.
+	URL string
+
+	// Err is the cause, for logs.
+	Err error
+
 	// Status is the HTTP status of a FetchHTTPStatus failure (the last response, after
 	// redirects); zero for every other result.
 	Status int

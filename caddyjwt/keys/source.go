@@ -11,6 +11,7 @@ import (
 // Keys must not do network or disk I/O: it is called on every request. A source that has no
 // usable keys (never fetched yet, or stale beyond its bound) returns an *UnavailableError.
 type Source interface {
+	// Keys returns the current key set, or an *UnavailableError when there is none to use.
 	Keys() (*Set, error)
 }
 
@@ -19,21 +20,30 @@ type Source interface {
 // de-duplicated refresh; it returns the key set to retry with (possibly the same one) and must
 // return by the time ctx is done.
 type MissHandler interface {
+	// KeysAfterMiss returns the key set to retry with after a token named the kid
+	// unverifiedKID, which the current set does not hold.
 	KeysAfterMiss(ctx context.Context, unverifiedKID string) (*Set, error)
 }
 
 // UnavailableError reports that a source has no keys it may use right now. A new token cannot
 // help the client; retrying after RetryAfter may.
 type UnavailableError struct {
-	Origin     string        // the key location, e.g. a JWKS URL
-	RetryAfter time.Duration // when a retry may succeed; at least one second
-	Err        error         // why, e.g. the last fetch error
+	// Origin is the key location, such as a JWKS URL.
+	Origin string
+
+	// RetryAfter is when a retry may succeed; at least one second.
+	RetryAfter time.Duration
+
+	// Err is why, such as the last fetch error.
+	Err error
 }
 
+// Error names the key location and the cause.
 func (e *UnavailableError) Error() string {
 	return fmt.Sprintf("keys from %s unavailable: %v", e.Origin, e.Err)
 }
 
+// Unwrap returns the cause, Err.
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
 // Static is a Source whose keys never change, such as keys loaded from files at provision time.

@@ -13,44 +13,83 @@ type Reason int
 
 // The reasons, grouped by the answer they lead to.
 const (
-	ReasonUnknown Reason = iota // any error the adapter does not recognise: 401 invalid_token
+	// ReasonUnknown is any error the adapter does not recognise: 401 invalid_token.
+	ReasonUnknown Reason = iota
 
 	// Where the token is.
-	ReasonNoToken        // no token in any configured location: 401 without an error attribute
-	ReasonMultipleTokens // more than one token (RFC 6750 §2): 400 invalid_request
-	ReasonHeaderNotEmpty // a require_empty header has a value: 400 invalid_request
+
+	// ReasonNoToken means no token in any configured location: 401 without an error attribute.
+	ReasonNoToken
+	// ReasonMultipleTokens means more than one token (RFC 6750 §2): 400 invalid_request.
+	ReasonMultipleTokens
+	// ReasonHeaderNotEmpty means a require_empty header has a value: 400 invalid_request.
+	ReasonHeaderNotEmpty
 
 	// The token's form.
-	ReasonTooLarge         // the token exceeds the size cap
-	ReasonMalformed        // not a compact JWS with base64url segments and JSON objects
-	ReasonDuplicateName    // a JSON object in the header or claims repeats a member name
-	ReasonBadHeader        // a header parameter has the wrong type or is missing (alg)
-	ReasonCritUnsupported  // crit names an extension the verifier does not process (RFC 7515 §4.1.11)
-	ReasonUnencodedPayload // b64 header where unencoded payloads are not allowed (RFC 7797)
+
+	// ReasonTooLarge means the token exceeds the size cap.
+	ReasonTooLarge
+	// ReasonMalformed means not a compact JWS with base64url segments and JSON objects.
+	ReasonMalformed
+	// ReasonDuplicateName means a JSON object in the header or claims repeats a member name.
+	ReasonDuplicateName
+	// ReasonBadHeader means a header parameter has the wrong type or is missing (alg).
+	ReasonBadHeader
+	// ReasonCritUnsupported means crit names an extension the verifier does not process
+	// (RFC 7515 §4.1.11).
+	ReasonCritUnsupported
+	// ReasonUnencodedPayload means a b64 header where unencoded payloads are not allowed
+	// (RFC 7797).
+	ReasonUnencodedPayload
 
 	// Issuer, key and signature.
-	ReasonUnknownIssuer   // iss missing, not a string, or not a configured issuer
-	ReasonAlgNotAllowed   // alg is none, unsupported, not in the issuer's allowlist, or unfit for the key
-	ReasonUnknownKey      // kid names no key of the issuer
-	ReasonNoMatchingKey   // no kid and no key of the issuer fits the algorithm
-	ReasonBadSignature    // the signature does not verify
-	ReasonKeysUnavailable // the issuer's keys cannot be had right now: 503 with Retry-After
+
+	// ReasonUnknownIssuer means iss is missing, not a string, or not a configured issuer.
+	ReasonUnknownIssuer
+	// ReasonAlgNotAllowed means alg is none, unsupported, not in the issuer's allowlist, or
+	// unfit for the key.
+	ReasonAlgNotAllowed
+	// ReasonUnknownKey means kid names no key of the issuer.
+	ReasonUnknownKey
+	// ReasonNoMatchingKey means no kid and no key of the issuer fits the algorithm.
+	ReasonNoMatchingKey
+	// ReasonBadSignature means the signature does not verify.
+	ReasonBadSignature
+	// ReasonKeysUnavailable means the issuer's keys cannot be had right now: 503 with
+	// Retry-After.
+	ReasonKeysUnavailable
 
 	// Claims (RFC 7519 §4.1).
-	ReasonExpired        // exp is in the past, beyond the leeway
-	ReasonMissingExp     // exp is absent
-	ReasonNotYetValid    // nbf is in the future, beyond the leeway
-	ReasonIssuedInFuture // iat is in the future, beyond the leeway
-	ReasonTooOld         // iat is older than max_age, or absent while max_age is set
-	ReasonBadTime        // exp, nbf or iat is not a JSON number
-	ReasonWrongAudience  // aud is absent, malformed, or names none of the accepted audiences
-	ReasonMissingClaim   // a required claim is absent
-	ReasonClaimRule      // a claim rule failed: 403 insufficient_scope
+
+	// ReasonExpired means exp is in the past, beyond the leeway.
+	ReasonExpired
+	// ReasonMissingExp means exp is absent.
+	ReasonMissingExp
+	// ReasonNotYetValid means nbf is in the future, beyond the leeway.
+	ReasonNotYetValid
+	// ReasonIssuedInFuture means iat is in the future, beyond the leeway.
+	ReasonIssuedInFuture
+	// ReasonTooOld means iat is older than max_age, or absent while max_age is set.
+	ReasonTooOld
+	// ReasonBadTime means exp, nbf or iat is not a JSON number.
+	ReasonBadTime
+	// ReasonWrongAudience means aud is absent, malformed, or names none of the accepted
+	// audiences.
+	ReasonWrongAudience
+	// ReasonMissingClaim means a required claim is absent.
+	ReasonMissingClaim
+	// ReasonClaimRule means a claim rule failed: 403 insufficient_scope.
+	ReasonClaimRule
 
 	// Request binding (RFC 7515 App. F, RFC 7797).
-	ReasonBindingMismatch // the JWS names another method, host, path, query or body than the request's
-	ReasonBodyTooLarge    // the request body exceeds the configured cap: 413 invalid_request
-	ReasonReplayed        // the signature was seen before within its lifetime
+
+	// ReasonBindingMismatch means the JWS names another method, host, path, query or body than
+	// the request's.
+	ReasonBindingMismatch
+	// ReasonBodyTooLarge means the request body exceeds the configured cap: 413 invalid_request.
+	ReasonBodyTooLarge
+	// ReasonReplayed means the signature was seen before within its lifetime.
+	ReasonReplayed
 
 	reasonCount
 )
@@ -136,11 +175,17 @@ func (r Reason) Code() string {
 // required claim); it never carries values from the token. Err is the underlying cause, for the
 // debug log only: it may contain values from the token and must not be sent to the client.
 type Error struct {
+	// Reason is why the request or token was rejected; it picks the answer.
 	Reason Reason
+
+	// Detail is operator-configured context for the description; empty when there is none.
 	Detail string
-	Err    error
+
+	// Err is the underlying cause, for the debug log only; may be nil.
+	Err error
 }
 
+// Error is the reason's name, the detail and the cause, for logs; it is never sent to a client.
 func (e *Error) Error() string {
 	msg := e.Reason.String()
 	if e.Detail != "" {
@@ -152,6 +197,7 @@ func (e *Error) Error() string {
 	return msg
 }
 
+// Unwrap returns the cause, Err.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Description is the client-safe error_description: the reason's description and the detail.

@@ -16,7 +16,11 @@ type JWSOptions struct {
 
 	// Body, when Detached is set, is the payload: the JWS must be detached (RFC 7515 Appendix F,
 	// an empty payload segment) or carry a payload segment that decodes to exactly these bytes.
-	Body     []byte
+	Body []byte
+
+	// Detached says that Body is the payload: the JWS may leave its payload segment empty or
+	// must carry exactly Body. Default false: an empty payload segment is malformed, and the
+	// JWS's own payload is verified and returned.
 	Detached bool
 
 	// Understood lists the header parameters the caller processes itself and so may appear in
@@ -27,10 +31,19 @@ type JWSOptions struct {
 
 // JWS is a verified JWS: its protected header, its payload and the key that verified it.
 type JWS struct {
-	Header    map[string]any // the protected header; numbers are json.Number
-	Payload   []byte         // the verified payload (the body for a detached JWS)
-	Issuer    string         // the issuer whose key verified it
-	KeyID     string
+	// Header is the protected header; numbers are json.Number.
+	Header map[string]any
+
+	// Payload is the verified payload (the body for a detached JWS).
+	Payload []byte
+
+	// Issuer is the configured issuer whose key verified the JWS.
+	Issuer string
+
+	// KeyID is the ID of the key that verified the signature.
+	KeyID string
+
+	// Algorithm is the JWS algorithm the signature was verified with.
 	Algorithm string
 }
 

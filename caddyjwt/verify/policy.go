@@ -65,7 +65,10 @@ type Issuer struct {
 
 // ClaimRule requires a claim to equal one of Values; for an array claim, any element may match.
 type ClaimRule struct {
-	Name   string
+	// Name is the claim's name.
+	Name string
+
+	// Values are the accepted values; numbers and booleans compare by their JSON text.
 	Values []string
 }
 

@@ -33,10 +33,17 @@ type issuer struct {
 
 // Result is what a verified token says.
 type Result struct {
-	Issuer    string         // the verified iss
-	KeyID     string         // the ID of the key that verified the signature
-	Algorithm string         // the JWS algorithm
-	Claims    map[string]any // all claims; numbers are json.Number
+	// Issuer is the verified iss.
+	Issuer string
+
+	// KeyID is the ID of the key that verified the signature.
+	KeyID string
+
+	// Algorithm is the JWS algorithm the signature was verified with.
+	Algorithm string
+
+	// Claims are all the token's claims; numbers are json.Number.
+	Claims map[string]any
 }
 
 // New builds a Verifier, or reports the first configuration mistake in the policy.

@@ -28,9 +28,14 @@ import (
 
 // Signer is a test key that signs tokens with one algorithm.
 type Signer struct {
+	// Alg is the JWS algorithm the signer uses, such as ES256.
 	Alg string
-	KID string // the kid put in headers; default: the key's RFC 7638 thumbprint
-	Key any    // crypto.Signer, or []byte for HMAC
+
+	// KID is the kid put in headers. Default: the key's RFC 7638 thumbprint.
+	KID string
+
+	// Key is the private key: a crypto.Signer, or []byte for HMAC.
+	Key any
 }
 
 // NewRSA makes an RSA signer (RS256 unless alg says otherwise, e.g. PS256).

@@ -90,8 +90,14 @@ func (k Kind) String() string {
 // found (len(input) for unexpected end of input), and Reason is a fixed
 // lowercase description that never contains any part of the input.
 type Error struct {
-	Kind   Kind
+	// Kind classifies the rejection.
+	Kind Kind
+
+	// Offset is the byte offset in the input where the problem was found; len(input) for an
+	// unexpected end of input.
 	Offset int
+
+	// Reason is a fixed lowercase description that never contains any part of the input.
 	Reason string
 }
 
