@@ -111,6 +111,9 @@ func checkRejection(t *testing.T, res response, status int, wantError, realm str
 	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q, want application/json", ct)
 	}
+	if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", cc)
+	}
 	body := res.JSON(t)
 	if body["error_description"] == "" {
 		t.Errorf("body has no error_description: %s", res.Body)
@@ -122,6 +125,9 @@ func checkRejection(t *testing.T, res response, status int, wantError, realm str
 	if wantError == "" {
 		if strings.Contains(challenge, "error=") {
 			t.Errorf("WWW-Authenticate = %q, want no error attribute for a request without a token", challenge)
+		}
+		if body["error"] != "invalid_request" {
+			t.Errorf("body error = %q, want invalid_request (the token is missing)", body["error"])
 		}
 		return
 	}
