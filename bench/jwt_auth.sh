@@ -23,7 +23,7 @@ rs=$("$BENCH_DIR/caddy" jwt mint --key "$BENCH_DIR/rs256.pem" --iss https://rs25
 
 echo "== ES256 (c=$conc, $rounds rounds of $dur per target)"
 "$BENCH_DIR/loadgen" -c "$conc" -d "$dur" -rounds "$rounds" -H "Authorization: Bearer $es" \
-	plain=http://127.0.0.1:9101/ jwt_es256=http://127.0.0.1:9102/
+	plain=http://127.0.0.1:9101/ jwt_es256=http://127.0.0.1:9102/ cached_es256=http://127.0.0.1:9103/
 echo "== RS256"
 "$BENCH_DIR/loadgen" -c "$conc" -d "$dur" -rounds "$rounds" -H "Authorization: Bearer $rs" \
-	plain=http://127.0.0.1:9101/ jwt_rs256=http://127.0.0.1:9102/
+	plain=http://127.0.0.1:9101/ jwt_rs256=http://127.0.0.1:9102/ cached_rs256=http://127.0.0.1:9103/

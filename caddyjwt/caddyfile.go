@@ -1,6 +1,8 @@
 package caddyjwt
 
 import (
+	"strconv"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -38,6 +40,7 @@ func init() {
 //		realm <realm>
 //		max_token_size <size>
 //		name <id>
+//		verified_cache <entries>
 //	}
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	var j JWTAuth
@@ -93,6 +96,16 @@ func (c *Config) unmarshalBlock(d *caddyfile.Dispenser) error {
 			err = caddyfileargs.One(d, &c.Realm)
 		case "name":
 			err = caddyfileargs.One(d, &c.Name)
+		case "verified_cache":
+			if c.VerifiedCache != 0 {
+				return d.Err("verified_cache: already specified")
+			}
+			var n string
+			if err = caddyfileargs.One(d, &n); err == nil {
+				if c.VerifiedCache, err = strconv.Atoi(n); err != nil || c.VerifiedCache <= 0 {
+					return d.Errf("verified_cache: want a positive number of tokens, not %q", n)
+				}
+			}
 		case "max_token_size":
 			var n int64
 			n, err = caddyfileargs.Size(d, c.MaxTokenSize != 0, 1<<20)

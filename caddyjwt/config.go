@@ -57,6 +57,13 @@ type Config struct {
 
 	// MaxTokenSize caps the token's size in bytes before any parsing. Default: 16384.
 	MaxTokenSize int `json:"max_token_size,omitempty"`
+
+	// VerifiedCache, when set, remembers up to this many verified tokens (each for at most five
+	// minutes), so that a client presenting the same token again skips the signature check. The
+	// key that verified the token must still be held (a key rotated out or deleted ends it) and
+	// the claims are checked again on every request. Each entry holds the token's claims.
+	// Default: 0, no cache.
+	VerifiedCache int `json:"verified_cache,omitempty"`
 }
 
 // IssuerConfig is one trusted issuer and where its keys are.
@@ -128,6 +135,7 @@ func (c *Config) policy(repl *caddy.Replacer, remote remoteSourceFunc) (verify.P
 		MaxAge:       time.Duration(c.MaxAge),
 		Require:      c.Require,
 		MaxTokenSize: c.MaxTokenSize,
+		CacheSize:    c.VerifiedCache,
 	}
 	if c.Leeway != nil {
 		p.Leeway = time.Duration(*c.Leeway)

@@ -293,3 +293,48 @@ func TestAuthenticationProviderJWT(t *testing.T) {
 		t.Errorf("backend saw %d requests, want 1", n)
 	}
 }
+
+// With verified_cache, a token presented again is served from memory: the answers and what the
+// backend receives are the same as without it.
+func TestJWTAuthVerifiedCacheKeepsAnswers(t *testing.T) {
+	dir := t.TempDir()
+	a := jwttest.NewEC(t, "ES256")
+	be := newBackend(t)
+	g := startGateway(t, fmt.Sprintf(`
+http://127.0.0.1:{PORT} {
+	jwt_auth {
+		issuer %s {
+			key %s
+		}
+		audience api
+		claim tier gold
+		verified_cache 100
+	}
+	reverse_proxy %s {
+		header_up X-User {http.auth.user.id}
+	}
+}
+`, issuerA, a.PublicPEM(t, dir), be.Addr()))
+	c := jwttest.Claims(issuerA, "api", "dave", time.Now())
+	c["tier"] = "gold"
+	tok := a.Token(t, c, nil)
+	c["tier"] = "silver"
+	silver := a.Token(t, c, nil)
+	for i := range 3 {
+		if res := g.do("GET", "/", nil, "Authorization", "Bearer "+tok); res.Status != 200 {
+			t.Fatalf("request %d: status %d (%s)", i, res.Status, res.Body)
+		}
+		if res := g.do("GET", "/", nil, "Authorization", "Bearer "+silver); res.Status != 403 {
+			t.Fatalf("request %d with the failing claim rule: status %d, want 403", i, res.Status)
+		}
+	}
+	reqs := be.Requests()
+	if len(reqs) != 3 {
+		t.Fatalf("backend saw %d requests, want 3", len(reqs))
+	}
+	for _, r := range reqs {
+		if r.Header.Get("X-User") != "dave" {
+			t.Errorf("backend X-User = %q, want dave", r.Header.Get("X-User"))
+		}
+	}
+}

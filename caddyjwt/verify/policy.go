@@ -47,6 +47,11 @@ type Policy struct {
 	// MaxTokenSize caps the token's length in bytes. Zero means DefaultMaxTokenSize.
 	MaxTokenSize int
 
+	// CacheSize, when positive, remembers up to this many verified tokens (each for at most
+	// CacheTTL) so that a token presented again skips the signature check; the key that verified
+	// it must still be held and the claims are checked again each time. Zero: no cache.
+	CacheSize int
+
 	// Clock returns the current time. Nil means time.Now.
 	Clock func() time.Time
 }
@@ -102,6 +107,9 @@ func (p *Policy) validate() error {
 	}
 	if p.MaxAge < 0 {
 		return errors.New("max_age: must not be negative")
+	}
+	if p.CacheSize < 0 {
+		return errors.New("verified_cache: must not be negative")
 	}
 	if p.MaxTokenSize < 0 {
 		return errors.New("max_token_size: must not be negative")

@@ -9,6 +9,7 @@ package verify
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -21,6 +22,7 @@ type Verifier struct {
 	issuers      map[string]*issuer
 	maxTokenSize int
 	clock        func() time.Time
+	cache        *verifiedCache // nil unless Policy.CacheSize is set
 }
 
 // issuer is an Issuer resolved for the hot path.
@@ -62,6 +64,9 @@ func New(p Policy) (*Verifier, error) {
 	if v.clock == nil {
 		v.clock = time.Now
 	}
+	if p.CacheSize > 0 {
+		v.cache = newVerifiedCache(p.CacheSize)
+	}
 	leeway := p.Leeway
 	if leeway == 0 {
 		leeway = DefaultLeeway
@@ -101,6 +106,30 @@ func (v *Verifier) Verify(ctx context.Context, token []byte) (*Result, error) {
 	if len(token) > v.maxTokenSize {
 		return nil, Reject(ReasonTooLarge, fmt.Errorf("%d bytes", len(token)))
 	}
+	if v.cache == nil {
+		return v.verify(ctx, token, nil)
+	}
+	sum := sha256.Sum256(token)
+	now := v.clock()
+	if e := v.cache.get(sum, now); e != nil {
+		if e.keyStillHeld() {
+			if err := e.issuer.claims.check(e.claims, now); err != nil {
+				return nil, err
+			}
+			return &Result{Issuer: e.issuer.name, KeyID: e.keyID, Algorithm: e.alg, Claims: e.claims}, nil
+		}
+		v.cache.drop(sum)
+	}
+	return v.verify(ctx, token, func(is *issuer, key keys.Key, res *Result) {
+		v.cache.put(sum, &verifiedEntry{
+			issuer: is, keyID: key.ID, thumbprint: key.Thumbprint, alg: res.Algorithm,
+			claims: res.Claims, until: now.Add(CacheTTL),
+		})
+	})
+}
+
+// verify is Verify without the cache; verified, when not nil, is told about a token that passed.
+func (v *Verifier) verify(ctx context.Context, token []byte, verified func(*issuer, keys.Key, *Result)) (*Result, error) {
 	c, err := splitCompact(token)
 	if err != nil {
 		return nil, err
@@ -130,7 +159,11 @@ func (v *Verifier) Verify(ctx context.Context, token []byte) (*Result, error) {
 	if err := is.claims.check(claims, v.clock()); err != nil {
 		return nil, err
 	}
-	return &Result{Issuer: is.name, KeyID: key.ID, Algorithm: jh.alg, Claims: claims}, nil
+	res := &Result{Issuer: is.name, KeyID: key.ID, Algorithm: jh.alg, Claims: claims}
+	if verified != nil {
+		verified(is, key, res)
+	}
+	return res, nil
 }
 
 // IsUnavailable reports whether err means the keys could not be had, and when to retry.
