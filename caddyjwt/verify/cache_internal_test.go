@@ -51,6 +51,13 @@ func TestVerifiedCacheServesHitsAndStaysBounded(t *testing.T) {
 	if _, err := v.Verify(context.Background(), []byte("x.y.z")); err == nil || v.cache.len() != 2 {
 		t.Errorf("a rejected token changed the cache (len %d) or passed (%v)", v.cache.len(), err)
 	}
+	fresh := token("e")
+	if _, err := v.VerifyUncached(context.Background(), fresh); err != nil {
+		t.Fatal(err)
+	}
+	if v.cache.get(sha256.Sum256(fresh), now) != nil {
+		t.Error("VerifyUncached remembered the token")
+	}
 }
 
 func mustMarshal(t *testing.T, m map[string]any) string {
