@@ -192,6 +192,7 @@ func TestProfileRules(t *testing.T) {
 		{"cdr", "SSA without jwks_uri refused", func(c map[string]any) { delete(c, "jwks_uri"); c["software_jwks_endpoint"] = "https://x" }, nil, codeInvalidSSA, "jwks_uri"},
 		{"cdr", "request without jti refused", nil, del("jti"), codeInvalidMetadata, "jti"},
 		{"cdr", "missing redirect_uris refused", nil, del("redirect_uris"), codeInvalidRedirect, "redirect_uris"},
+		{"cdr", "iss other than the SSA's software_id refused", nil, set("iss", "someone-else"), codeInvalidMetadata, "iss"},
 		{"cdr", "redirect URI not in the SSA refused", nil, set("redirect_uris", []string{"https://client.example/elsewhere"}), codeInvalidRedirect, "software statement's redirect_uris"},
 		{"cdr", "http redirect URI refused", func(c map[string]any) { c["redirect_uris"] = []string{"http://client.example/cb"} }, set("redirect_uris", []string{"http://client.example/cb"}), codeInvalidRedirect, "https"},
 		// revolut

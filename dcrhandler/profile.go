@@ -35,6 +35,10 @@ func (p profile) String() string {
 // requiresJTI: request jti is required (and never replayed) under obie, cdr and revolut.
 func (p profile) requiresJTI() bool { return p != profileGeneric }
 
+// issIsSoftwareID: the request JWT's iss must be the statement's software_id (OBIE DCR v3.3; the
+// CDR's software product ID).
+func (p profile) issIsSoftwareID() bool { return p == profileOBIE || p == profileCDR }
+
 // uniqueSoftware: one registration per software_id (cdr).
 func (p profile) uniqueSoftware() bool { return p == profileCDR }
 

@@ -356,8 +356,8 @@ func (h *Handler) softwareKeys(ctx context.Context, ssa map[string]any, unverifi
 // replayed within the request's lifetime.
 func (h *Handler) verifyRequest(ctx context.Context, token []byte, set *keys.Set, ssa, unverified map[string]any) (map[string]any, error) {
 	issuer, _ := unverified["iss"].(string)
-	if h.profile == profileOBIE {
-		issuer, _ = ssa["software_id"].(string) // OBIE DCR v3.3: iss is the software_id
+	if h.profile.issIsSoftwareID() {
+		issuer, _ = ssa["software_id"].(string)
 	}
 	if issuer == "" {
 		return nil, badMetadata("iss: the request JWT must name its issuer")
@@ -388,7 +388,7 @@ func (h *Handler) verifyRequest(ctx context.Context, token []byte, set *keys.Set
 	}
 	res, err := v.Verify(ctx, token)
 	if err != nil {
-		if h.profile == profileOBIE && verify.ReasonOf(err) == verify.ReasonUnknownIssuer {
+		if h.profile.issIsSoftwareID() && verify.ReasonOf(err) == verify.ReasonUnknownIssuer {
 			return nil, badMetadata("iss: the request JWT's iss must equal the software statement's software_id")
 		}
 		return nil, jwtRejection(err, codeInvalidMetadata, "the request JWT")
