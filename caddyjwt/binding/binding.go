@@ -282,7 +282,8 @@ func parseOBVersion(s string) (b64Rule, error) {
 // changes nothing: no replay entry is made, so it serves "check this signature" requests.
 // Every failure is a *verify.Error.
 func (b *Binder) Verify(ctx context.Context, token []byte, req *Request) (*Result, error) {
-	opts := verify.JWSOptions{Body: req.Body, Detached: true, Understood: b.understood}
+	// INTERFACE.md: a JWS without kid is accepted only when exactly one configured key fits it.
+	opts := verify.JWSOptions{Body: req.Body, Detached: true, Understood: b.understood, OneKeyWithoutKID: true}
 	if b.profile == ProfileOBJWS && !isDetached(token) {
 		// The Open Banking signature is detached only (x-jws-signature).
 		return nil, verify.Reject(verify.ReasonMalformed, errors.New("ob_jws signature is not detached"))

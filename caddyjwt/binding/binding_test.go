@@ -459,3 +459,32 @@ func TestEngineDoesNotImportCaddy(t *testing.T) {
 		t.Fatal("caddyjwt/binding imports Caddy")
 	}
 }
+
+// INTERFACE.md: a JWS without kid is accepted only when exactly one configured key fits it.
+func TestSignatureWithoutKIDNeedsExactlyOneKey(t *testing.T) {
+	one := newFixture(t)
+	b := one.binder(Config{Profile: ProfileDetached})
+	req := request()
+	if _, err := b.Verify(context.Background(), one.sign(map[string]any{}, req.Body, true), req); err != nil {
+		t.Fatalf("no kid, one key: error = %v, want accepted", err)
+	}
+
+	s := jwttest.NewEC(t, "ES256")
+	other := jwttest.NewEC(t, "ES256")
+	v, err := verify.New(verify.Policy{Clock: fixedClock, Issuers: []verify.Issuer{{Name: "anon", Sources: []keys.Source{keys.NewStatic(
+		keys.Key{ID: "k1", Public: s.Public(), Algorithms: []string{"ES256"}},
+		keys.Key{ID: "k2", Public: other.Public(), Algorithms: []string{"ES256"}},
+	)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := &fixture{t: t, signer: s, v: v}
+	b = two.binder(Config{Profile: ProfileDetached})
+	_, err = b.Verify(context.Background(), two.sign(map[string]any{}, req.Body, true), req)
+	if verify.ReasonOf(err) != verify.ReasonNoMatchingKey {
+		t.Fatalf("no kid, two fitting keys: error = %v, want %v", err, verify.ReasonNoMatchingKey)
+	}
+	if _, err := b.Verify(context.Background(), two.sign(map[string]any{"kid": "k1"}, req.Body, true), req); err != nil {
+		t.Fatalf("kid k1, two keys: error = %v, want accepted", err)
+	}
+}

@@ -107,3 +107,48 @@ func TestVerifyJWSCompactPayloadMustEncodeTheBody(t *testing.T) {
 		})
 	}
 }
+
+// INTERFACE.md (request_signature): a JWS without kid is accepted only when exactly one
+// configured key fits its algorithm. Bearer-style verification keeps trying the fitting keys.
+func TestVerifyJWSWithoutKIDNeedsExactlyOneFittingKey(t *testing.T) {
+	f := keyFixture(t)
+	body := []byte(`{"amount":"1.00"}`)
+	noKID := func(s *jwttest.Signer) []byte {
+		headerSeg := jwttest.Encode(mustJSON(t, map[string]any{"alg": s.Alg}))
+		return []byte(headerSeg + ".." + s.SignInput(t, headerSeg+"."+jwttest.Encode(body)))
+	}
+	verifier := func(ks ...keys.Key) *verify.Verifier {
+		v, err := verify.New(verify.Policy{Issuers: []verify.Issuer{{Name: "tpp", Sources: []keys.Source{keys.NewStatic(ks...)}}}, Clock: fixedClock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	other := keyOf(t, f.attackerEC)
+	for _, tc := range []struct {
+		name    string
+		v       *verify.Verifier
+		strict  bool
+		want    verify.Reason
+		wantKID string
+	}{
+		{"one fitting key accepted", verifier(f.keyEC, f.keyA), true, accepted, f.keyEC.ID},
+		{"two fitting keys refused", verifier(f.keyEC, other), true, verify.ReasonNoMatchingKey, ""},
+		{"two fitting keys tried without the rule", verifier(other, f.keyEC), false, accepted, f.keyEC.ID},
+		{"no fitting key refused", verifier(f.keyA), true, verify.ReasonNoMatchingKey, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := verify.JWSOptions{Body: body, Detached: true, OneKeyWithoutKID: tc.strict}
+			res, err := tc.v.VerifyJWS(context.Background(), noKID(f.ecA), o)
+			if tc.want == accepted {
+				if err != nil || res.KeyID != tc.wantKID {
+					t.Fatalf("VerifyJWS() = %v, %v; want accepted with kid %s", res, err, tc.wantKID)
+				}
+				return
+			}
+			if verify.ReasonOf(err) != tc.want {
+				t.Fatalf("VerifyJWS() error = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}

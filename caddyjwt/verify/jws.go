@@ -27,6 +27,11 @@ type JWSOptions struct {
 	// crit (RFC 7515 §4.1.11), for example "b64" (RFC 7797) or "http://openbanking.org.uk/iat".
 	// "b64" must be listed for an unencoded payload to be accepted at all.
 	Understood []string
+
+	// OneKeyWithoutKID accepts a JWS without kid only when exactly one of the issuer's keys fits
+	// its algorithm; otherwise such a JWS is ReasonNoMatchingKey. Without it, a JWS without kid
+	// is tried against the keys that fit (at most four), as bearer tokens are.
+	OneKeyWithoutKID bool
 }
 
 // JWS is a verified JWS: its protected header, its payload and the key that verified it.
@@ -76,6 +81,11 @@ func (v *Verifier) VerifyJWS(ctx context.Context, token []byte, o JWSOptions) (*
 	}
 	if !is.allowedAlgorithm(jh.alg) {
 		return nil, Reject(ReasonAlgNotAllowed, nil)
+	}
+	if o.OneKeyWithoutKID && !jh.hasKID {
+		if err := is.exactlyOneKeyFits(jh.alg); err != nil {
+			return nil, err
+		}
 	}
 	key, err := checkSignature(ctx, is, jh, input, c.signature)
 	if err != nil {

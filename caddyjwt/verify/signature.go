@@ -75,6 +75,27 @@ func candidates(ctx context.Context, is *issuer, jh joseHeader) ([]keys.Key, err
 	return nil, Reject(ReasonNoMatchingKey, nil)
 }
 
+// exactlyOneKeyFits fails unless exactly one key held by the issuer's sources fits alg. Sources
+// that cannot answer are left to candidates, which reports them.
+func (is *issuer) exactlyOneKeyFits(alg string) error {
+	n := 0
+	for _, src := range is.sources {
+		set, err := src.Keys()
+		if err != nil {
+			continue
+		}
+		for _, k := range set.Keys() {
+			if k.Allows(alg) {
+				n++
+			}
+		}
+	}
+	if n > 1 {
+		return Reject(ReasonNoMatchingKey, errors.New("no kid, and more than one key fits the algorithm"))
+	}
+	return nil
+}
+
 // lookupAfterMiss gives a source that can refresh (a JWKS cache) one chance to learn the kid.
 func lookupAfterMiss(ctx context.Context, src keys.Source, kid string) (keys.Key, bool, error) {
 	mh, ok := src.(keys.MissHandler)
