@@ -301,3 +301,36 @@ func TestRequestSigOBJWSAndReplay(t *testing.T) {
 		t.Fatalf("backend got %d requests, want 1", n)
 	}
 }
+
+// After a verified signature, {http.request_signature.kid} and .issuer name the signer for later
+// handlers, here the upstream.
+func TestRequestSigPlaceholdersReachUpstream(t *testing.T) {
+	dir := t.TempDir()
+	s := jwttest.NewEC(t, "ES256")
+	be := newBackend(t)
+	g := startGateway(t, fmt.Sprintf(`
+http://:{PORT} {
+	bind 127.0.0.1
+	request_signature {
+		issuer https://tpp.example {
+			key %s
+		}
+		profile tokenio
+	}
+	reverse_proxy %s {
+		header_up X-Signer-Kid {http.request_signature.kid}
+		header_up X-Signer-Iss {http.request_signature.issuer}
+	}
+}
+`, s.PublicPEM(t, dir), be.Addr()))
+	body := `{"a":1}`
+	h := tokenioHeader(s, "POST", bankHost, "/pay", "iss", "https://tpp.example")
+	res := g.do("POST", "/pay", strings.NewReader(body), "Host", bankHost, "Authorization", "Bearer "+rsSign(t, s, h, []byte(body), true))
+	if res.Status != 200 {
+		t.Fatalf("status = %d (%s), want 200", res.Status, res.Body)
+	}
+	got := be.Requests()[0].Header
+	if got.Get("X-Signer-Kid") != s.KID || got.Get("X-Signer-Iss") != "https://tpp.example" {
+		t.Errorf("upstream saw kid %q, issuer %q; want %q, https://tpp.example", got.Get("X-Signer-Kid"), got.Get("X-Signer-Iss"), s.KID)
+	}
+}
