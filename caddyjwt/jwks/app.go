@@ -258,9 +258,10 @@ func allowList(list []*url.URL) func(*url.URL) bool {
 
 // entry is a pooled cache: the Remote and the issuers that use it (for metrics and the admin view).
 type entry struct {
-	remote *keys.Remote
-	kind   string
-	url    string
+	remote  *keys.Remote
+	kind    string
+	url     string
+	metrics urlMetric
 
 	mu      sync.Mutex
 	issuers map[string]int
@@ -269,8 +270,8 @@ type entry struct {
 // newEntry builds a cache. It does not capture the config's context or logger: it outlives the
 // config, and owns its own context inside keys.Remote.
 func (a *App) newEntry(spec Spec, key poolKey) (*entry, error) {
-	e := &entry{kind: spec.Kind, url: spec.URL, issuers: map[string]int{}}
 	m := urlMetrics(spec.URL)
+	e := &entry{kind: spec.Kind, url: spec.URL, metrics: m, issuers: map[string]int{}}
 	r, err := keys.NewRemote(spec.URL, keys.RemoteOptions{
 		Discovery:       spec.Kind == "discovery",
 		Issuer:          spec.Issuer,
@@ -285,15 +286,17 @@ func (a *App) newEntry(spec Spec, key poolKey) (*entry, error) {
 		OnForcedRefresh: m.forced,
 	})
 	if err != nil {
+		m.release()
 		return nil, err
 	}
 	e.remote = r
 	return e, nil
 }
 
-// Destruct stops the cache's refresher when its last user is gone.
+// Destruct stops the cache's refresher when its last user is gone, and retires its metrics.
 func (e *entry) Destruct() error {
 	e.remote.Close()
+	e.metrics.release()
 	return nil
 }
 

@@ -127,6 +127,63 @@ func TestReloadSharesWarmCacheAndLastReleaseStopsIt(t *testing.T) {
 	if len(entries()) != 0 {
 		t.Errorf("pool entries after the last release = %d, want 0", len(entries()))
 	}
+	if n := fetchSeries(t, spec.URL); n != 0 {
+		t.Errorf("fetch metric series of the retired URL = %d, want 0", n)
+	}
+}
+
+// fetchSeries counts the obgate_jwks_fetches_total series labelled with url.
+func fetchSeries(t *testing.T, url string) int {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(metrics.fetches); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "url" && l.GetValue() == url {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+func TestMetricSeriesLiveAsLongAsAnyCacheOfTheirURL(t *testing.T) {
+	srv := newJWKSServer(t)
+	spec := Spec{Kind: "jwks_url", URL: srv.URL + "/jwks"}
+	app1, cancel1 := newApp(t, srv.URL)
+	defer cancel1()
+	app2, cancel2 := newApp(t, srv.URL)
+	defer cancel2()
+	app2.MissCooldown = caddy.Duration(time.Second) // another setting: a second cache of the URL
+	l1, err := app1.Acquire(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, err := app2.Acquire(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := fetchSeries(t, spec.URL)
+	if all == 0 {
+		t.Fatal("no fetch series for a live cache")
+	}
+	l1.Release() // the old config's cache retires; the new one still reports under the URL
+	if n := fetchSeries(t, spec.URL); n != all {
+		t.Errorf("fetch series after one of two caches retired = %d, want %d", n, all)
+	}
+	l2.Release()
+	if n := fetchSeries(t, spec.URL); n != 0 {
+		t.Errorf("fetch series after the last cache retired = %d, want 0", n)
+	}
 }
 
 func TestChangedSettingsMakeANewCache(t *testing.T) {

@@ -58,13 +58,38 @@ func registerMetrics(reg *prometheus.Registry) {
 // urlMetric counts the events of one cache.
 type urlMetric struct{ url string }
 
+// liveURLs counts the caches of each URL label (a URL can have two while a reload changes a
+// setting), so that a URL's series are deleted only when its last cache retires: a gateway whose
+// configs come and go does not accumulate series of URLs it no longer uses.
+var liveURLs = struct {
+	sync.Mutex
+	n map[string]int
+}{n: make(map[string]int)}
+
 func urlMetrics(u string) urlMetric {
 	initMetrics()
+	liveURLs.Lock()
+	defer liveURLs.Unlock()
+	liveURLs.n[u]++
 	for _, r := range keys.FetchResults() { // export every result at 0, so rates work from the start
 		metrics.fetches.WithLabelValues(u, r.String())
 	}
 	metrics.forced.WithLabelValues(u)
 	return urlMetric{url: u}
+}
+
+// release is called when the cache retires; the last cache of a URL deletes its series.
+func (m urlMetric) release() {
+	liveURLs.Lock()
+	defer liveURLs.Unlock()
+	if liveURLs.n[m.url]--; liveURLs.n[m.url] > 0 {
+		return
+	}
+	delete(liveURLs.n, m.url)
+	for _, r := range keys.FetchResults() {
+		metrics.fetches.DeleteLabelValues(m.url, r.String())
+	}
+	metrics.forced.DeleteLabelValues(m.url)
 }
 
 func (m urlMetric) fetched(r keys.FetchResult) {
