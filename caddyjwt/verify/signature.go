@@ -4,9 +4,15 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/obgate/obgate/caddyjwt/keys"
 )
+
+// MissWait bounds how long a verification waits for its issuer's key cache to refresh when the
+// token names a kid the cache does not hold yet (a key rotation); the caller's context may end it
+// sooner.
+const MissWait = 2 * time.Second
 
 // maxCandidates bounds how many keys a token without kid is tried against, so that a token
 // cannot make the gateway run many signature checks.
@@ -102,6 +108,9 @@ func lookupAfterMiss(ctx context.Context, src keys.Source, kid string) (keys.Key
 	if !ok {
 		return keys.Key{}, false, nil
 	}
+	// Bounded here, where it is needed, rather than on every request by the caller.
+	ctx, cancel := context.WithTimeout(ctx, MissWait)
+	defer cancel()
 	set, err := mh.KeysAfterMiss(ctx, kid)
 	if err != nil {
 		return keys.Key{}, false, err

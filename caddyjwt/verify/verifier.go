@@ -100,8 +100,8 @@ func New(p Policy) (*Verifier, error) {
 
 // Verify checks a compact JWS JWT and returns its claims. Any failure is an *Error.
 //
-// ctx bounds the wait for a key refresh when the token names a kid the issuer's JWKS cache does
-// not hold yet; nothing else blocks.
+// When the token names a kid the issuer's JWKS cache does not hold yet, Verify waits for that
+// cache's refresh for at most MissWait (ctx may end it sooner); nothing else blocks.
 func (v *Verifier) Verify(ctx context.Context, token []byte) (*Result, error) {
 	if len(token) > v.maxTokenSize {
 		return nil, Reject(ReasonTooLarge, fmt.Errorf("%d bytes", len(token)))
