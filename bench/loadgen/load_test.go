@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -12,14 +13,13 @@ import (
 // TestLoadSendsEachTokenInTurn: a target's requests take its token file's tokens in turn, each
 // in the header that names {token}, and every request is counted.
 func TestLoadSendsEachTokenInTurn(t *testing.T) {
-	seen := make(chan string, 1024)
+	var mu sync.Mutex
+	got := map[string]int{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case seen <- r.Header.Get("Authorization"):
-		default:
-		}
+		mu.Lock()
+		got[r.Header.Get("Authorization")]++
+		mu.Unlock()
 	}))
-	defer srv.Close()
 	file := filepath.Join(t.TempDir(), "tokens.txt")
 	if err := os.WriteFile(file, []byte("one\ntwo\n\nthree\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -30,11 +30,7 @@ func TestLoadSendsEachTokenInTurn(t *testing.T) {
 	}
 	tg := &target{name: "jwt", url: srv.URL, headers: buildHeaders([]string{"Authorization: Bearer {token}"}, toks["jwt"])}
 	run(srv.Client(), tg, 1, 200*time.Millisecond, 0)
-	close(seen)
-	got := map[string]int{}
-	for v := range seen {
-		got[v]++
-	}
+	srv.Close() // waits for the handlers: got is complete
 	if len(tg.lat) == 0 || tg.errors != 0 {
 		t.Fatalf("run() recorded %d requests, %d errors", len(tg.lat), tg.errors)
 	}
