@@ -162,4 +162,3 @@ func FuzzHostMatches(f *testing.F) {
 		}
 	})
 }
-
