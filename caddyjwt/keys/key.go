@@ -31,6 +31,13 @@ type Key struct {
 
 	// Origin says where the key came from (a file path or a URL), for log lines and error messages.
 	Origin string
+
+	// NoKID reports that the key has no kid of its own: a PEM key or certificate configured
+	// without one, or a JWK without "kid". ID is then its thumbprint, which still selects it
+	// exactly, and the key also verifies a token whatever kid the token names, as long as it fits
+	// the token's algorithm (the rule Envoy's jwt_verify_lib follows). The zero value, false, is a
+	// key chosen by exact kid match only.
+	NoKID bool
 }
 
 // Allows reports whether the key may verify a signature made with alg.
@@ -66,8 +73,9 @@ func newKey(pub any, kid, restrictTo, origin string) (Key, error) {
 	if err != nil {
 		return Key{}, err
 	}
-	if kid == "" {
+	noKID := kid == ""
+	if noKID {
 		kid = tp
 	}
-	return Key{ID: kid, Public: pub, Algorithms: algs, Thumbprint: tp, Origin: origin}, nil
+	return Key{ID: kid, Public: pub, Algorithms: algs, Thumbprint: tp, Origin: origin, NoKID: noKID}, nil
 }
