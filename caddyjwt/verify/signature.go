@@ -138,7 +138,7 @@ func (s *selection) tryExact(set *keys.Set) (keys.Key, bool) {
 		return keys.Key{}, false
 	}
 	s.triedAny = true
-	return k, s.check.verify(k.Public)
+	return k, s.check.verify(k)
 }
 
 // tryFitting verifies with the keys of ks that fit the algorithm and were not tried yet, within
@@ -154,7 +154,7 @@ func (s *selection) tryFitting(ks []keys.Key) (keys.Key, bool) {
 		s.tried[s.byFitTried] = k.Thumbprint
 		s.byFitTried++
 		s.triedAny = true
-		if s.check.verify(k.Public) {
+		if s.check.verify(k) {
 			return k, true
 		}
 	}
