@@ -21,7 +21,6 @@ type keyReport struct {
 	key     keys.Key // valid when skip is nil
 	private bool     // the file holds the private key; the report is of its public half
 	skip    error    // why obgate would not use this entry
-	fileKID bool     // key.ID came from the file (a JWK kid), not from the thumbprint
 }
 
 // inspectKeyFile prints every key of a PEM or JWK file as obgate's key loader sees it.
