@@ -63,13 +63,16 @@ func exampleGateway(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	dial := map[string]string{}
-	cfg := regexp.MustCompile(`:(80[0-9][0-9])\b`).ReplaceAllStringFunc(string(data), func(m string) string {
-		addr := "127.0.0.1" + m
+	// Ports in site addresses (http://:8080, :8086) and in loopback addresses (127.0.0.1:8081).
+	ports := regexp.MustCompile(`(//|127\.0\.0\.1|\s):([0-9]{4,5})\b`)
+	cfg := ports.ReplaceAllStringFunc(string(data), func(m string) string {
+		sub := ports.FindStringSubmatch(m)
+		addr := "127.0.0.1:" + sub[2]
 		if _, ok := dial[addr]; !ok {
 			dial[addr] = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 		}
 		_, port, _ := net.SplitHostPort(dial[addr])
-		return ":" + port
+		return sub[1] + ":" + port
 	})
 	cfg = strings.ReplaceAll(cfg, " examples/", " "+filepath.Join(repoRoot(t), "examples")+"/")
 	globals := fmt.Sprintf("{\n\tadmin off\n\tpersist_config off\n\tstorage file_system %s\n\tlog {\n\t\tlevel ERROR\n\t}\n", t.TempDir())
