@@ -295,3 +295,45 @@ func TestExampleCaddyfileIsFormatted(t *testing.T) {
 		t.Errorf("caddy fmt changes Caddyfile.example; run: go run ./cmd/caddy fmt --overwrite Caddyfile.example\n%s", got)
 	}
 }
+
+// The README's word on the provider when keys are unavailable: Caddy's 401 (the provider reports
+// a technical error), without Retry-After and without a body, and nothing reaches the handler.
+func TestProviderWithUnavailableKeysAnswersCaddys401(t *testing.T) {
+	be := newBackend(t)
+	port, closed := freePort(t), freePort(t)
+	cfg := fmt.Sprintf(`{
+	"admin": {"disabled": true, "config": {"persist": false}},
+	"logging": {"logs": {"default": {"level": "FATAL"}}},
+	"apps": {"http": {"servers": {"s": {
+		"listen": ["127.0.0.1:%d"],
+		"automatic_https": {"disable": true},
+		"routes": [{"handle": [
+			{"handler": "authentication", "providers": {"jwt": {
+				"issuers": [{"issuer": "https://issuer.demo.obgate", "jwks_url": "https://127.0.0.1:%d/jwks"}],
+				"audience": ["demo-api"]
+			}}},
+			{"handler": "reverse_proxy", "upstreams": [{"dial": %q}]}
+		]}]
+	}}}}
+}`, port, closed, be.Addr())
+	if err := loadCaddy([]byte(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopCaddy(t) })
+	g := &gateway{t: t, Port: port, URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	g.waitListening()
+	tok := runJWT(t, "mint", "--key", filepath.Join(repoRoot(t), "examples", "demo-key.pem"),
+		"--iss", "https://issuer.demo.obgate", "--aud", "demo-api", "--sub", "alice")
+	res := g.do("GET", "/", nil, "Authorization", "Bearer "+tok)
+	if res.Status != 401 || res.Body != "" || res.Header.Get("Retry-After") != "" {
+		t.Fatalf("keys unavailable: %d %q Retry-After %q, want Caddy's 401 without a body or Retry-After",
+			res.Status, res.Body, res.Header.Get("Retry-After"))
+	}
+	if ch := res.Header.Get("WWW-Authenticate"); ch != "" {
+		// An invalid token gets a challenge; the technical-error path sets none.
+		t.Errorf("keys unavailable: WWW-Authenticate %q, want none", ch)
+	}
+	if n := len(be.Requests()); n != 0 {
+		t.Errorf("backend received %d requests, want none", n)
+	}
+}
