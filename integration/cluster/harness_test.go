@@ -315,7 +315,16 @@ func (w *world) cdrRequest(softwareID string) []byte {
 	return []byte(w.software.Token(w.t, map[string]any{
 		"iss": softwareID, "aud": dcrAudience, "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
 		"jti": fmt.Sprintf("jti-%d-%d", now.UnixNano(), w.seq.Add(1)), "redirect_uris": []string{dcrRedirect},
-		"software_statement": ssa, "token_endpoint_auth_method": "private_key_jwt",
+		"software_statement": ssa,
+		// What the CDR DCR API requires of a Data Recipient's request (dcrhandler/rules.go).
+		"token_endpoint_auth_method":      "private_key_jwt",
+		"token_endpoint_auth_signing_alg": "PS256",
+		"grant_types":                     []string{"client_credentials", "authorization_code", "refresh_token"},
+		"response_types":                  []string{"code id_token"},
+		"id_token_signed_response_alg":    "PS256",
+		"id_token_encrypted_response_alg": "RSA-OAEP",
+		"id_token_encrypted_response_enc": "A256GCM",
+		"request_object_signing_alg":      "PS256",
 	}, nil))
 }
 
