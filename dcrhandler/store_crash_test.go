@@ -52,16 +52,16 @@ func TestCDRRegistrationCrashLeavesNoOrphanClient(t *testing.T) {
 	ctx := context.Background()
 	disk := &certmagic.FileStorage{Path: t.TempDir()}
 	crashed := newClientStore(&crashingStorage{Storage: disk, writes: 1}, "scope")
-	first := &clientRecord{ClientID: "client-crashed", SoftwareID: "soft-1", Metadata: map[string]any{}}
+	first := &clientRecord{ClientID: "client-crashed", SoftwareID: "soft-1", TokenSHA256: tokenHash("t"), Metadata: map[string]any{}}
 	if err := crashed.create(ctx, first, true); !errors.Is(err, errCrashed) {
 		t.Fatalf("create on the dying instance: error = %v, want the crash", err)
 	}
 	survivor := newClientStore(disk, "scope")
-	second := &clientRecord{ClientID: "client-ok", SoftwareID: "soft-1", Metadata: map[string]any{}}
+	second := &clientRecord{ClientID: "client-ok", SoftwareID: "soft-1", TokenSHA256: tokenHash("t"), Metadata: map[string]any{}}
 	if err := survivor.create(ctx, second, true); err != nil {
 		t.Fatalf("registration after the crash: %v", err)
 	}
-	if err := survivor.create(ctx, &clientRecord{ClientID: "client-dup", SoftwareID: "soft-1", Metadata: map[string]any{}}, true); !errors.Is(err, errSoftwareRegistered) {
+	if err := survivor.create(ctx, &clientRecord{ClientID: "client-dup", SoftwareID: "soft-1", TokenSHA256: tokenHash("t"), Metadata: map[string]any{}}, true); !errors.Is(err, errSoftwareRegistered) {
 		t.Fatalf("second registration of the software: error = %v, want errSoftwareRegistered", err)
 	}
 	keys, err := disk.List(ctx, survivor.prefix+"/clients", false)
