@@ -101,3 +101,43 @@ func checkRefusal(t *testing.T, rej *rejection, known []string) {
 		t.Fatalf("refusal %d %q %q, want a 400 with a known code and a description", rej.status, rej.code, rej.desc)
 	}
 }
+
+// TestFuzzMetadataFindings pins what FuzzMetadata's corpus (testdata/fuzz/FuzzMetadata) explored,
+// as answers a client sees.
+func TestFuzzMetadataFindings(t *testing.T) {
+	f := newFixture(t)
+	h := openGeneric(t, f)
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		field      string // the refusal names it; for 201, a member echoed exactly
+		echo       string
+	}{
+		{"an exponent of 2210 refused", `{"token_endpoint_auth_method":"none","x":[0,89,5e002,1E2210]}`, 400, "x", ""},
+		{"a small exponent kept as written", `{"token_endpoint_auth_method":"none","y":5e002}`, 201, "y", "5e002"},
+		{"a zero with exponents kept", `{"token_endpoint_auth_method":"none","z":0e+0}`, 201, "z", "0e+0"},
+		{"redirect_uris a number refused", `{"redirect_uris":0}`, 400, "redirect_uris", ""},
+		{"a member after the object refused", `{"":{"":{"":[[]]}}}}`, 400, "request", ""},
+		{"an unterminated object refused", `{"":0 }0`, 400, "request", ""},
+		{"invalid UTF-8 in a name reads back as registered", "{\"\xff0\":\"a\",\"token_endpoint_auth_method\":\"none\"}", 201, "\ufffd0", `"a"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := do(t, h, http.MethodPost, "/register", "application/json", tc.body)
+			if tc.status != http.StatusCreated {
+				expectError(t, w, tc.status, codeInvalidMetadata, tc.field)
+				return
+			}
+			if w.Code != http.StatusCreated {
+				t.Fatalf("status %d; body %s", w.Code, w.Body.String())
+			}
+			reg := decode(t, w)
+			get := do(t, h, http.MethodGet, "/register/"+reg["client_id"].(string), "", "", "Authorization", "Bearer "+reg["registration_access_token"].(string))
+			for what, body := range map[string][]byte{"POST": w.Body.Bytes(), "GET": get.Body.Bytes()} {
+				var m map[string]json.RawMessage
+				if err := json.Unmarshal(body, &m); err != nil || string(m[tc.field]) != tc.echo {
+					t.Errorf("%s: %q = %s, want %s (err %v)", what, tc.field, m[tc.field], tc.echo, err)
+				}
+			}
+		})
+	}
+}
