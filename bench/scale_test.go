@@ -224,7 +224,7 @@ func BenchmarkReloadKeepsJWKS(b *testing.B) {
 		i++
 	}
 	b.StopTimer()
-	b.ReportMetric((processCPU() - cpu0).Seconds()/float64(i), "cpu-s/op")
+	b.ReportMetric((processCPU()-cpu0).Seconds()/float64(i), "cpu-s/op")
 	if got := fetches.Load(); got != remoteIssuers {
 		b.Fatalf("reloads fetched JWKS: %d fetches in all, want %d", got, remoteIssuers)
 	}

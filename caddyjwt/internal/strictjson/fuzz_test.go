@@ -10,6 +10,9 @@ import (
 	"unicode/utf8"
 )
 
+// sharedValues are ready-made values offered to ParseOwned in the tests.
+var sharedValues = map[string]any{"x": "x", "https://auth.example.com/": "https://auth.example.com/", "gateway": "gateway"}
+
 // fuzzSeeds are FuzzParse's seeds: valid, empty, garbage and tricky inputs.
 var fuzzSeeds = []string{
 	// Valid.
@@ -70,6 +73,11 @@ func FuzzParse(f *testing.F) {
 				t.Fatal("Parse modified its input")
 			}
 			checkAgainstEncodingJSON(t, b, lim, got, err)
+			// ParseOwned gives Parse's answer, whatever shared values it is offered.
+			owned, errOwned := ParseOwned(bytes.Clone(b), lim, sharedValues)
+			if (err == nil) != (errOwned == nil) || (err == nil && !reflect.DeepEqual(got, owned)) {
+				t.Fatalf("Parse = %#v, %v; ParseOwned = %#v, %v", got, err, owned, errOwned)
+			}
 			// jsontext (encoding/json/v2's tokenizer) is the second oracle: same verdict, same value.
 			want, errText := parseJSONText(b, lim)
 			if (err == nil) != (errText == nil) {
