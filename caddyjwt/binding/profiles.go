@@ -29,6 +29,10 @@ func (b *Binder) checkTokenIO(h map[string]any, req *Request, now time.Time) (ti
 	}
 	expires := time.UnixMilli(expMS).Add(b.leeway)
 	if !now.Before(expires) {
+		if expMS < secondsLikeMillis {
+			// A signer that sent seconds: say which unit is expected, so the fix is visible.
+			return time.Time{}, &verify.Error{Reason: verify.ReasonExpired, Detail: expSecondsHint}
+		}
 		return time.Time{}, verify.Reject(verify.ReasonExpired, nil)
 	}
 	if m, ok := h["method"].(string); !ok || m != req.Method {
@@ -50,6 +54,13 @@ func (b *Binder) checkTokenIO(h map[string]any, req *Request, now time.Time) (ti
 	}
 	return expires, nil
 }
+
+// secondsLikeMillis is the bound under which a tokenio exp, read as milliseconds, most likely
+// holds seconds: 10^11 ms is March 1973, while 10^11 s lies more than 3000 years ahead.
+const secondsLikeMillis = 100_000_000_000
+
+// expSecondsHint is the description detail for such an exp (a fixed text, never the value).
+const expSecondsHint = "exp is in milliseconds since the epoch, and this one looks like seconds"
 
 // millis reads tokenio's exp: milliseconds since the epoch, as a JSON number or a numeric string
 // (seed 002 shows both). Fractions are refused: a millisecond timestamp is an integer.
@@ -126,5 +137,8 @@ func obIssuedAt(h map[string]any) (time.Time, error) {
 	if err != nil || math.IsNaN(f) || f < 0 || f > 1<<40 {
 		return time.Time{}, &verify.Error{Reason: verify.ReasonBadTime, Detail: obIAT}
 	}
-	return time.Unix(0, 0).Add(time.Duration(f * float64(time.Second))), nil
+	// Whole seconds and nanoseconds apart: f seconds as one time.Duration overflows from about
+	// 9.2e9 s (year 2262) and would wrap to a time in the past.
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*float64(time.Second))), nil
 }
