@@ -63,14 +63,10 @@ func (h *JWTAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		answerFor(err).write(w, realmFor(h.auth.realm, r))
 		return nil
 	}
-	userID := h.auth.userID(res)
+	userID, boxedID := h.auth.userID(res)
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	claimPlaceholders(repl, userID, res.Claims)
-	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
-		extra.Set(zap.String("jwt_iss", res.Issuer))
-		extra.Set(zap.String("jwt_kid", res.KeyID))
-		extra.Set(zap.String("jwt_user", userID))
-	}
+	claimPlaceholders(repl, boxedID, res.Claims)
+	accessLogFields(r, res, userID)
 	return next.ServeHTTP(w, r)
 }
 

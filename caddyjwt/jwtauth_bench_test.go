@@ -17,8 +17,9 @@ import (
 // token, as Caddy calls it (a replacer and the access log's extra fields in the context): token
 // extraction, verification, placeholders, log fields and the call to next. "verify" has the
 // verified-token cache off, so every request is a full verification; "cached" has the default
-// cache and a token it already holds. The request itself is built outside the measured work, so
-// allocs/op counts the handler's own allocations.
+// cache and a token it already holds; "+accesslog" is a server that keeps an access log, where
+// the handler also adds the caller's fields to the entry. The request itself is built outside the
+// measured work, so allocs/op counts the handler's own allocations.
 //
 //	go test -run='^$' -bench=JWTAuthHandler -benchmem ./caddyjwt
 func BenchmarkJWTAuthHandler(b *testing.B) {
@@ -32,9 +33,14 @@ func BenchmarkJWTAuthHandler(b *testing.B) {
 		pem := s.PublicPEM(b, dir)
 		tok := "Bearer " + s.Token(b, claims, nil)
 		for _, mode := range []struct {
-			name  string
-			cache int
-		}{{"verify", 0}, {"cached", 10000}} {
+			name      string
+			cache     int
+			accessLog bool
+		}{{"verify", 0, false}, {"verify+accesslog", 0, true}, {"cached", 10000, false}, {"cached+accesslog", 10000, true}} {
+			srv := &caddyhttp.Server{}
+			if mode.accessLog {
+				srv.Logs = &caddyhttp.ServerLogConfig{}
+			}
 			h := &JWTAuth{Config: Config{
 				Issuers:       []IssuerConfig{{Issuer: "https://tpp.example", Keys: []KeyFile{{Path: pem}}}},
 				Audience:      []string{"bench"},
@@ -52,6 +58,7 @@ func BenchmarkJWTAuthHandler(b *testing.B) {
 					reqs = reqs[:0]
 					for range cap(reqs) {
 						c := context.WithValue(base.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer())
+						c = context.WithValue(c, caddyhttp.ServerCtxKey, srv)
 						c = context.WithValue(c, caddyhttp.ExtraLogFieldsCtxKey, new(caddyhttp.ExtraLogFields))
 						reqs = append(reqs, base.WithContext(c))
 					}

@@ -60,7 +60,8 @@ func (p *Provider) Authenticate(w http.ResponseWriter, r *http.Request) (caddyau
 	// (see withoutTrailers; Caddy's request is already a copy of the one net/http fills).
 	r.Trailer = nil
 	r.Header.Del("Trailer")
-	return caddyauth.User{ID: p.auth.userID(res), Metadata: claimMetadata(res.Claims)}, true, nil
+	id, _ := p.auth.userID(res)
+	return caddyauth.User{ID: id, Metadata: claimMetadata(res.Claims)}, true, nil
 }
 
 // Interface guards

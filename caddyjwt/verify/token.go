@@ -25,22 +25,25 @@ type compact struct {
 	payloadB64   []byte
 	header       map[string]any // nil when the header came from the verifier's headerMemo
 	signature    []byte
-	sigBuf       [512]byte // holds the signature of keys up to 4096 bits without an allocation
 }
+
+// sigBuffer holds the decoded signature of keys up to 4096 bits without an allocation; it is
+// kept apart from compact, which points into it, so that both can live on the stack.
+type sigBuffer [512]byte
 
 // splitCompact checks the compact serialization (RFC 7515 §7.1): exactly three segments, the
 // first and last non-empty, and decodes the header and signature.
 func splitCompact(token []byte) (*compact, error) {
 	c := new(compact)
-	if err := c.split(token, true); err != nil {
+	if err := c.split(token, true, nil); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
 // split is splitCompact into c; the header is decoded only when decodeHeader is set (otherwise
-// the caller knows it already, see headerMemo).
-func (c *compact) split(token []byte, decodeHeader bool) error {
+// the caller knows it already, see headerMemo), and the signature into buf when it fits.
+func (c *compact) split(token []byte, decodeHeader bool, buf *sigBuffer) error {
 	// encoding/base64 skips '\r' and '\n' even in Strict mode, so a line break would give a
 	// segment a second encoding (and, in the signature, one that still verifies).
 	if bytes.IndexByte(token, '\n') >= 0 || bytes.IndexByte(token, '\r') >= 0 {
@@ -63,8 +66,10 @@ func (c *compact) split(token []byte, decodeHeader bool) error {
 		c.header = header
 	}
 	sigB64 := token[last+1:]
-	sig := c.sigBuf[:]
-	if n := b64.DecodedLen(len(sigB64)); n > len(sig) {
+	var sig []byte
+	if n := b64.DecodedLen(len(sigB64)); buf != nil && n <= len(buf) {
+		sig = buf[:n]
+	} else {
 		sig = make([]byte, n)
 	}
 	n, err := b64.Decode(sig, sigB64)

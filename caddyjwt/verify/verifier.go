@@ -164,7 +164,8 @@ func (v *Verifier) verify(ctx context.Context, token []byte, verified func(*issu
 	headerB64, _, _ := bytes.Cut(token, []byte{'.'})
 	jh, memoized := v.headers.get(headerB64)
 	var c compact
-	if err := c.split(token, !memoized); err != nil {
+	var sigBuf sigBuffer
+	if err := c.split(token, !memoized, &sigBuf); err != nil {
 		return nil, err
 	}
 	if !memoized {
