@@ -150,6 +150,14 @@ func (v *Verifier) Verify(ctx context.Context, token []byte) (*Result, error) {
 	})
 }
 
+// CacheSize is how many verified tokens v remembers at most; 0 means it has no cache.
+func (v *Verifier) CacheSize() int {
+	if v.cache == nil {
+		return 0
+	}
+	return v.cache.max
+}
+
 // VerifyUncached is Verify without the verified-token cache: it neither reads nor fills it. The
 // check endpoint uses it, so that checking a token changes nothing.
 func (v *Verifier) VerifyUncached(ctx context.Context, token []byte) (*Result, error) {
