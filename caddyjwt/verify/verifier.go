@@ -24,6 +24,7 @@ type Verifier struct {
 	maxTokenSize int
 	clock        func() time.Time
 	cache        *verifiedCache // nil unless Policy.CacheSize is set
+	onLookup     func(hit bool) // Policy.OnCacheLookup; never nil when cache is set
 	headers      headerMemo
 	// shared holds the configured issuer names and audiences as ready-made interface values,
 	// which most tokens' iss and aud claims are (strictjson.ParseOwned).
@@ -71,6 +72,10 @@ func New(p Policy) (*Verifier, error) {
 	}
 	if p.CacheSize > 0 {
 		v.cache = newVerifiedCache(p.CacheSize)
+		v.onLookup = p.OnCacheLookup
+		if v.onLookup == nil {
+			v.onLookup = func(bool) {}
+		}
 	}
 	v.shared = sharedClaimValues(p)
 	leeway := p.Leeway
@@ -135,6 +140,7 @@ func (v *Verifier) Verify(ctx context.Context, token []byte) (*Result, error) {
 	now := v.clock()
 	if e := v.cache.get(sum, now); e != nil {
 		if e.keyStillHeld() {
+			v.onLookup(true)
 			if err := e.issuer.claims.check(e.claims, now); err != nil {
 				return nil, err
 			}
@@ -142,6 +148,7 @@ func (v *Verifier) Verify(ctx context.Context, token []byte) (*Result, error) {
 		}
 		v.cache.drop(sum)
 	}
+	v.onLookup(false)
 	return v.verify(ctx, token, func(is *issuer, key keys.Key, res *Result) {
 		v.cache.put(sum, &verifiedEntry{
 			issuer: is, keyID: key.ID, thumbprint: key.Thumbprint, alg: res.Algorithm,
@@ -156,6 +163,14 @@ func (v *Verifier) CacheSize() int {
 		return 0
 	}
 	return v.cache.max
+}
+
+// CacheLen is the number of tokens the verified-token cache holds now; 0 without a cache.
+func (v *Verifier) CacheLen() int {
+	if v.cache == nil {
+		return 0
+	}
+	return v.cache.len()
 }
 
 // VerifyUncached is Verify without the verified-token cache: it neither reads nor fills it. The
