@@ -58,16 +58,21 @@ func (h *JWTAuth) Provision(ctx caddy.Context) error {
 // are never handed on: they could carry a token or a require_empty header past the check.
 func (h *JWTAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	r = withoutTrailers(r)
+	entry, w := h.auth.access.begin(w, r) // nil unless the token is where Caddy would log it
 	res, err := h.auth.authenticate(r)
 	if err != nil {
 		answerFor(err).write(w, realmFor(h.auth.realm, r))
+		entry.finish(r, nil)
 		return nil
 	}
 	userID, boxedID := h.auth.userID(res)
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	claimPlaceholders(repl, boxedID, res.Claims)
-	accessLogFields(r, res, userID)
-	return next.ServeHTTP(w, r)
+	accessLogFields(r, entry, res, userID)
+	h.auth.handOn(r)
+	err = next.ServeHTTP(w, r)
+	entry.finish(r, err)
+	return err
 }
 
 // Interface guards

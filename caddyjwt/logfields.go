@@ -12,16 +12,20 @@ import (
 
 // accessLogFields names the caller in the request's access log entry: jwt_iss, jwt_kid and
 // jwt_user, as one inline field (one ExtraLogFields.Set, which resets that type's cache on every
-// call). Nothing is added when the server keeps no access log: there is no entry to add to.
-func accessLogFields(r *http.Request, res *verify.Result, userID string) {
+// call), in Caddy's entry and in the one jwt_auth writes itself (entry, see accessLog). Nothing
+// is added when the server keeps no access log: there is no entry to add to.
+func accessLogFields(r *http.Request, entry *accessEntry, res *verify.Result, userID string) {
 	extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields)
-	if !ok {
+	if srv, isSrv := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); isSrv && srv.Logs == nil && entry == nil {
 		return
 	}
-	if srv, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok && srv.Logs == nil {
-		return
+	f := zapcore.Field{Key: "jwt_auth", Type: zapcore.InlineMarshalerType, Interface: &callerFields{res.Issuer, res.KeyID, userID}}
+	if ok {
+		extra.Set(f)
 	}
-	extra.Set(zapcore.Field{Key: "jwt_auth", Type: zapcore.InlineMarshalerType, Interface: &callerFields{res.Issuer, res.KeyID, userID}})
+	if entry != nil {
+		entry.extra = []zapcore.Field{f}
+	}
 }
 
 // callerFields are the access log's fields of a verified token.
