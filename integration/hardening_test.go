@@ -311,3 +311,40 @@ func mustMarshal(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// Issue 10 item 8: a request announcing a max_body-sized body with a garbage signature is answered
+// 401 through a real Caddy before the client has sent a byte of the body.
+func TestRequestSigRefusesGarbageBeforeTheBodyArrives(t *testing.T) {
+	dir := t.TempDir()
+	s := jwttest.NewEC(t, "ES256")
+	be := newBackend(t)
+	g := requestSigSite(t, be, fmt.Sprintf(`request_signature {
+		key %s
+		profile tokenio
+	}`, s.PublicPEM(t, dir)), "")
+	for _, sig := range []string{
+		"garbage",
+		rsSign(t, s, tokenioHeader(s, "GET", bankHost, "/pay"), nil, true), // signed for another method
+	} {
+		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", g.Port), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The bound only keeps a broken gateway from hanging the test: the body never comes.
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(conn, "POST /pay HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n", bankHost, sig, 1<<20)
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			conn.Close()
+			t.Fatalf("no answer while the body was withheld: %v", err)
+		}
+		res.Body.Close()
+		conn.Close()
+		if res.StatusCode != 401 || !strings.Contains(res.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Fatalf("status %d, WWW-Authenticate %q; want 401 invalid_token", res.StatusCode, res.Header.Get("WWW-Authenticate"))
+		}
+	}
+	if n := len(be.Requests()); n != 0 {
+		t.Fatalf("backend got %d requests, want none", n)
+	}
+}
