@@ -348,3 +348,50 @@ func TestRequestSigRefusesGarbageBeforeTheBodyArrives(t *testing.T) {
 		t.Fatalf("backend got %d requests, want none", n)
 	}
 }
+
+// Issue 10 item 7: through a real Caddy, jwt_keys refuses a mis-cased "Alg" (it was stored with
+// one meaning and reloaded with another) and bounds the keys of one counterparty.
+func TestRegistryStrictJWKAndMaxKeys(t *testing.T) {
+	g := startGateway(t, fmt.Sprintf(`{
+	admin off
+	persist_config off
+	storage file_system %s
+	log {
+		level ERROR
+	}
+}
+http://127.0.0.1:{PORT} {
+	handle_path /_registry/* {
+		jwt_keys {
+			max_keys 2
+		}
+	}
+}
+`, t.TempDir()))
+	rs := jwttest.NewRSA(t, 2048, "RS256")
+	miscased := rs.JWK(t, false)
+	miscased["Alg"] = "ES256"
+	res := g.do("POST", "/_registry/bank-a/keys", strings.NewReader(string(mustMarshal(t, miscased))))
+	if m := res.JSON(t); res.Status != 400 || m["error"] != "invalid_key" || !strings.Contains(m["error_description"], `"Alg"`) {
+		t.Fatalf("mis-cased Alg: status %d %s, want 400 invalid_key naming the member", res.Status, res.Body)
+	}
+	signers := []*jwttest.Signer{jwttest.NewEC(t, "ES256"), jwttest.NewEC(t, "ES256"), jwttest.NewEC(t, "ES256")}
+	for i, s := range signers[:2] {
+		if res := g.do("POST", "/_registry/bank-a/keys", strings.NewReader(string(mustMarshal(t, s.JWK(t, false))))); res.Status != 201 {
+			t.Fatalf("key %d: status %d %s, want 201", i, res.Status, res.Body)
+		}
+	}
+	res = g.do("POST", "/_registry/bank-a/keys", strings.NewReader(string(mustMarshal(t, signers[2].JWK(t, false)))))
+	if m := res.JSON(t); res.Status != 409 || m["error"] != "too_many_keys" || !strings.Contains(m["error_description"], "2 keys") {
+		t.Fatalf("third key: status %d %s, want 409 too_many_keys", res.Status, res.Body)
+	}
+	if res := g.do("POST", "/_registry/bank-b/keys", strings.NewReader(string(mustMarshal(t, signers[2].JWK(t, false))))); res.Status != 201 {
+		t.Fatalf("another counterparty's first key: status %d %s, want 201", res.Status, res.Body)
+	}
+	if res := g.do("DELETE", "/_registry/bank-a/keys/"+signers[0].KID, nil); res.Status != 204 {
+		t.Fatalf("delete: status %d", res.Status)
+	}
+	if res := g.do("POST", "/_registry/bank-a/keys", strings.NewReader(string(mustMarshal(t, signers[2].JWK(t, false))))); res.Status != 201 {
+		t.Fatalf("after a delete: status %d %s, want 201", res.Status, res.Body)
+	}
+}
