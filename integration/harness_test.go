@@ -22,8 +22,10 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
+	_ "github.com/obgate/obgate/authserver"
 	_ "github.com/obgate/obgate/caddyjwt"
 	_ "github.com/obgate/obgate/dcrhandler"
+	_ "github.com/obgate/obgate/replay"
 )
 
 // gateway is a running Caddy loaded from a Caddyfile.
