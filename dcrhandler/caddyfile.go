@@ -29,6 +29,7 @@ func init() {
 //		redirect_uri_pattern <regex>
 //		jwks_uri_allow <host...>
 //		max_body <size>
+//		replay_max_entries <n>
 //	}
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	var d Handler
@@ -63,6 +64,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.JWKSURIAllow = append(h.JWKSURIAllow, hosts...)
 		case "max_body":
 			h.MaxBody, err = caddyfileargs.Size(d, h.MaxBody != 0, 16<<20)
+		case "replay_max_entries":
+			h.ReplayMaxEntries, err = parseMaxEntries(d, h.ReplayMaxEntries != 0)
 		default:
 			return d.Errf("unrecognized subdirective: %s", d.Val())
 		}

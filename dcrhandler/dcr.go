@@ -84,6 +84,12 @@ type Handler struct {
 	// MaxBody caps the request body in bytes; a larger body is answered 413. Default: 65536.
 	MaxBody int64 `json:"max_body,omitempty"`
 
+	// ReplayMaxEntries bounds the request jtis the memory store remembers for this handler's
+	// registrations; when it is full of live jtis, registrations are refused with 503 and
+	// Retry-After rather than a jti forgotten. The store is the replay_store global option's
+	// (memory by default, Redis for a cluster). Default: 100000.
+	ReplayMaxEntries int `json:"replay_max_entries,omitempty"`
+
 	profile      profile
 	algorithms   []string
 	ssaVerifier  *verify.Verifier
@@ -233,8 +239,11 @@ func (h *Handler) provision(ctx caddy.Context, storage certmagic.Storage) (err e
 		return errors.New("no storage configured")
 	}
 	h.store = newClientStore(storage, storageScope(h.Audience))
-	replay, release := acquireReplayCache(h.store.prefix)
-	h.replay = replay
+	rc, release, err := acquireReplayCache(ctx, h.store.prefix, h.ReplayMaxEntries)
+	if err != nil {
+		return err
+	}
+	h.replay = rc
 	h.releases = append(h.releases, release)
 	return nil
 }

@@ -16,7 +16,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
@@ -401,12 +400,8 @@ func (h *Handler) verifyRequest(ctx context.Context, token []byte, set *keys.Set
 		if !ok || s == "" {
 			return nil, badMetadata("jti: must be a non-empty string")
 		}
-		exp, _ := numeric(res.Claims["exp"])
-		switch h.replay.remember(replayKey(issuer, s), time.Unix(exp, 0).Add(h.leeway()), h.clock()) {
-		case replaySeen:
-			return nil, badMetadata("jti: this request JWT was already used")
-		case replayFull:
-			return nil, unavailable("too many registrations in flight", defaultRetryAfter, errors.New("replay cache full"))
+		if err := h.claimJTI(ctx, issuer, s, res.Claims["exp"]); err != nil {
+			return nil, err
 		}
 	}
 	return res.Claims, nil
