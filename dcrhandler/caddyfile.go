@@ -30,6 +30,7 @@ func init() {
 //		jwks_uri_allow <host...>
 //		max_body <size>
 //		replay_max_entries <n>
+//		allow_unsigned_request       # generic: JSON + software statement without a signed request (unsafe)
 //	}
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	var d Handler
@@ -62,6 +63,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			var hosts []string
 			hosts, err = caddyfileargs.List(d, nil)
 			h.JWKSURIAllow = append(h.JWKSURIAllow, hosts...)
+		case "allow_unsigned_request":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.AllowUnsignedRequest = true
 		case "max_body":
 			h.MaxBody, err = caddyfileargs.Size(d, h.MaxBody != 0, 16<<20)
 		case "replay_max_entries":

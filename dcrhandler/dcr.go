@@ -90,6 +90,14 @@ type Handler struct {
 	// (memory by default, Redis for a cluster). Default: 100000.
 	ReplayMaxEntries int `json:"replay_max_entries,omitempty"`
 
+	// AllowUnsignedRequest (generic only) also accepts plain RFC 7591 JSON registrations when
+	// directories are configured, with the software statement as the only credential. UNSAFE: a
+	// software statement is not secret (every registration response echoes it), so anyone who
+	// has seen one can register with their own metadata (auth method, DN, redirect URIs). Without
+	// it, a handler with directories takes only request JWTs signed by the software's key.
+	// Default: false.
+	AllowUnsignedRequest bool `json:"allow_unsigned_request,omitempty"`
+
 	profile      profile
 	algorithms   []string
 	ssaVerifier  *verify.Verifier
@@ -200,6 +208,14 @@ func (h *Handler) provision(ctx caddy.Context, storage certmagic.Storage) (err e
 	for _, alg := range h.algorithms {
 		if !keys.IsSupported(alg) {
 			return fmt.Errorf("algorithms: unknown or unsupported algorithm %q", alg)
+		}
+	}
+	if h.AllowUnsignedRequest {
+		if p != profileGeneric {
+			return fmt.Errorf("allow_unsigned_request: only profile generic takes JSON registrations, not %s", describeProfile(p))
+		}
+		if len(h.Directories) > 0 {
+			h.logger.Warn("allow_unsigned_request: JSON registrations with a copied software statement are accepted; anyone who has seen a statement can register as that software")
 		}
 	}
 	if p != profileGeneric && len(h.Audience) == 0 {

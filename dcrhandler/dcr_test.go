@@ -408,16 +408,22 @@ func TestBadInputNeverGives500(t *testing.T) {
 func TestGenericJSONRegistration(t *testing.T) {
 	f := newFixture(t)
 	open := f.handler(t, "generic", func(h *Handler) { h.Directories = nil })
-	w := do(t, open, "POST", "/register", "application/json", `{"redirect_uris":["https://c.example/cb"],"client_name":"C"}`)
+	w := do(t, open, "POST", "/register", "application/json", `{"redirect_uris":["https://c.example/cb"],"client_name":"C","token_endpoint_auth_method":"none"}`)
 	if w.Code != http.StatusCreated {
 		t.Fatalf("open registration: status %d; body %s", w.Code, w.Body.String())
 	}
+	// With a directory, JSON is refused: a software statement is not a credential (issue 10).
 	withDir := f.handler(t, "generic", nil)
-	expectError(t, do(t, withDir, "POST", "/register", "application/json", `{"client_name":"C"}`), 400, codeInvalidSSA, "software_statement")
 	ssa := f.dir.sign(t, f.ssaClaims("generic"), nil)
-	w = do(t, withDir, "POST", "/register", "application/json", `{"client_name":"C","software_statement":"`+ssa+`"}`)
+	for _, body := range []string{`{"client_name":"C"}`, `{"client_name":"C","software_statement":"` + ssa + `"}`} {
+		expectError(t, do(t, withDir, "POST", "/register", "application/json", body), http.StatusUnsupportedMediaType, codeInvalidRequest, "application/jwt")
+	}
+	// allow_unsigned_request is the explicit opt-in: then the SSA is required and verified.
+	optIn := f.handler(t, "generic", func(h *Handler) { h.AllowUnsignedRequest = true })
+	expectError(t, do(t, optIn, "POST", "/register", "application/json", `{"client_name":"C"}`), 400, codeInvalidSSA, "software_statement")
+	w = do(t, optIn, "POST", "/register", "application/json", `{"client_name":"C","token_endpoint_auth_method":"private_key_jwt","software_statement":"`+ssa+`"}`)
 	if w.Code != http.StatusCreated {
-		t.Fatalf("JSON with SSA: status %d; body %s", w.Code, w.Body.String())
+		t.Fatalf("JSON with SSA under allow_unsigned_request: status %d; body %s", w.Code, w.Body.String())
 	}
 	if decode(t, w)["software_id"] != testSoftware {
 		t.Error("software_id from the SSA not registered")
