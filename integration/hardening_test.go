@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -393,5 +394,63 @@ http://127.0.0.1:{PORT} {
 	}
 	if res := g.do("POST", "/_registry/bank-a/keys", strings.NewReader(string(mustMarshal(t, signers[2].JWK(t, false))))); res.Status != 201 {
 		t.Fatalf("after a delete: status %d %s, want 201", res.Status, res.Body)
+	}
+}
+
+// Issue 9: ob_jws enforces the OB UK message-signing rules on crit, typ and cty, through Caddy.
+func TestRequestSigOBJWSHeaderRules(t *testing.T) {
+	dir := t.TempDir()
+	s := jwttest.NewRSA(t, 2048, "PS256")
+	be := newBackend(t)
+	g := requestSigSite(t, be, fmt.Sprintf(`request_signature {
+		key %s
+		profile ob_jws
+		algorithms PS256
+	}`, s.PublicPEM(t, dir)), "")
+	body := []byte(`{"Data": {"Initiation": {"InstructedAmount": {"Amount": "10.00"}}}}`)
+	const (
+		iat = "http://openbanking.org.uk/iat"
+		iss = "http://openbanking.org.uk/iss"
+		tan = "http://openbanking.org.uk/tan"
+	)
+	header := func(kv ...any) map[string]any {
+		m := map[string]any{
+			"kid": s.KID, "b64": false,
+			iat: time.Now().Unix(), iss: "0015800001041REAAY/tpp", tan: "openbanking.org.uk",
+			"crit": []string{"b64", iat, iss, tan},
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(m, kv[i].(string))
+			} else {
+				m[kv[i].(string)] = kv[i+1]
+			}
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name   string
+		header map[string]any
+		status int
+	}{
+		{"all rules met", header("typ", "JOSE", "cty", "application/json"), 200},
+		{"typ and cty absent", header(), 200},
+		{"cty json", header("cty", "json"), 200},
+		{"3.1.4 form without b64", header("b64", nil, "crit", []string{iat, iss, tan}), 200},
+		{"crit without tan", header("crit", []string{"b64", iat, iss}), 401},
+		{"crit without iat, 3.1.4 form", header("b64", nil, "crit", []string{iss, tan}), 401},
+		{"typ JWT", header("typ", "JWT"), 401},
+		{"cty text/plain", header("cty", "text/plain"), 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(be.Requests())
+			res := g.do("POST", "/pisp/domestic-payments", bytes.NewReader(body), "x-jws-signature", rsSign(t, s, tc.header, body, true))
+			if res.Status != tc.status {
+				t.Fatalf("status = %d, want %d (%s)", res.Status, tc.status, res.Body)
+			}
+			if reached := len(be.Requests()) > before; reached != (tc.status == 200) {
+				t.Fatalf("backend reached = %v, want %v", reached, tc.status == 200)
+			}
+		})
 	}
 }

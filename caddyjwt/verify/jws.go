@@ -84,7 +84,7 @@ func (v *Verifier) CheckJWSHeader(ctx context.Context, token []byte, o JWSOption
 	if err := p.c.payloadShape(o, p.encoded); err != nil {
 		return nil, err
 	}
-	if _, err := candidates(ctx, p.is, p.jh); err != nil {
+	if err := anyKeyFits(ctx, p.is, p.jh); err != nil {
 		return nil, err
 	}
 	return p.c.header, nil
