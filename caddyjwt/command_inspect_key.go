@@ -21,7 +21,6 @@ type keyReport struct {
 	key     keys.Key // valid when skip is nil
 	private bool     // the file holds the private key; the report is of its public half
 	skip    error    // why obgate would not use this entry
-	fileKID bool     // key.ID came from the file (a JWK kid), not from the thumbprint
 }
 
 // inspectKeyFile prints every key of a PEM or JWK file as obgate's key loader sees it.
@@ -48,10 +47,12 @@ func inspectKeyFile(w io.Writer, path string) error {
 		usable++
 		p.line("  kty         " + r.key.Type())
 		p.line("  algorithms  " + strings.Join(r.key.Algorithms, " ") + "  (obgate's default for this key)")
-		if r.fileKID {
-			p.line("  kid         " + r.key.ID + "  (from the file)")
+		if r.key.NoKID {
+			// INTERFACE.md Wave 2, "Keys without a kid".
+			p.line("  kid         none in the file: obgate names it by its thumbprint, and (configured")
+			p.line("              without <kid>) it verifies tokens whatever kid they name, if the algorithm fits")
 		} else {
-			p.line("  kid         " + r.key.ID + "  (its thumbprint: the kid obgate gives a key that has none)")
+			p.line("  kid         " + r.key.ID + "  (from the file: chosen by exact match)")
 		}
 		p.line("  thumbprint  " + r.key.Thumbprint + "  (RFC 7638, SHA-256)")
 		if r.private {
@@ -196,7 +197,6 @@ func describeJWK(raw []byte, where, origin string) keyReport {
 		r.skip = errors.New("no usable key")
 	default:
 		r.key = ks[0]
-		_, r.fileKID = jk.KeyID()
 	}
 	return r
 }

@@ -152,10 +152,10 @@ func TestInspectKeyFiles(t *testing.T) {
 		path string
 		want []string
 	}{
-		{"PEM public key", ec.PublicPEM(t, dir), []string{"kty         EC", "algorithms  ES384", "kid         " + ec.KID + "  (its thumbprint"}},
+		{"PEM public key", ec.PublicPEM(t, dir), []string{"kty         EC", "algorithms  ES384", "kid         none in the file", "thumbprint  " + ec.KID}},
 		{"PEM private key", ed.PrivatePEM(t, dir), []string{"kty         OKP", "algorithms  EdDSA", "thumbprint  " + ed.KID, "! private key"}},
 		{"certificate", rsa.CertificatePEM(t, dir, "tpp"), []string{"(CERTIFICATE)", "RS256 RS384 RS512 PS256 PS384 PS512", "thumbprint  " + rsa.KID}},
-		{"JWK with kid", write("k.json", withKID), []string{"kid         ops-2026  (from the file)", "thumbprint  " + ec.KID}},
+		{"JWK with kid", write("k.json", withKID), []string{"kid         ops-2026  (from the file: chosen by exact match)", "thumbprint  " + ec.KID}},
 		{"JWK Set with a skipped key", write("set.json", map[string]any{"keys": []any{ed.JWK(t, true), encKey}}),
 			[]string{"JWK Set member 0", "algorithms  EdDSA", "JWK Set member 1", `skipped     key 0: key use "enc"`}},
 	} {

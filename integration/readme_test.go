@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
 // readmeBlock returns the first fenced code block of the given language after the README
@@ -277,5 +279,16 @@ func TestReadmeProviderJSONExampleLoads(t *testing.T) {
 		if ch := res.Header.Get("WWW-Authenticate"); !strings.Contains(ch, tc.challenge) {
 			t.Errorf("%s: WWW-Authenticate %q, want it to contain %s", tc.name, ch, tc.challenge)
 		}
+	}
+}
+
+// Caddyfile.example is `caddy fmt` clean: the formatter leaves it byte for byte as it is.
+func TestExampleCaddyfileIsFormatted(t *testing.T) {
+	data, err := os.ReadFile("../Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := caddyfile.Format(data); !bytes.Equal(got, data) {
+		t.Errorf("caddy fmt changes Caddyfile.example; run: go run ./cmd/caddy fmt --overwrite Caddyfile.example\n%s", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/obgate/obgate/internal/jwttest"
 )
@@ -56,5 +57,28 @@ func TestSignRequestCommandPassesRequestSignature(t *testing.T) {
 				t.Errorf("backend received %d requests, want only the signed one", n)
 			}
 		})
+	}
+}
+
+// A tokenio signature whose exp holds seconds is refused with a description that says
+// milliseconds are expected (issue 9: messages that name the fix).
+func TestTokenIOExpInSecondsSaysMilliseconds(t *testing.T) {
+	dir := t.TempDir()
+	s := jwttest.NewEC(t, "ES256")
+	be := newBackend(t)
+	g := requestSigSite(t, be, fmt.Sprintf("request_signature {\n\t\tkey %s\n\t\tprofile tokenio\n\t}", s.PublicPEM(t, dir)), "")
+	h := tokenioHeader(s, "GET", bankHost, "/accounts", "exp", time.Now().Add(time.Minute).Unix())
+	res := g.do("GET", "/accounts", nil, "Host", bankHost, "Authorization", "Bearer "+rsSign(t, s, h, nil, true))
+	if res.Status != 401 || res.JSON(t)["error"] != "invalid_token" {
+		t.Fatalf("exp in seconds: status %d (%s), want 401 invalid_token", res.Status, res.Body)
+	}
+	if d := res.JSON(t)["error_description"]; !strings.Contains(d, "milliseconds") {
+		t.Errorf("error_description %q does not say milliseconds are expected", d)
+	}
+	if ch := res.Header.Get("WWW-Authenticate"); !strings.Contains(ch, "milliseconds") {
+		t.Errorf("WWW-Authenticate %q does not say milliseconds are expected", ch)
+	}
+	if n := len(be.Requests()); n != 0 {
+		t.Errorf("backend received %d requests, want none", n)
 	}
 }

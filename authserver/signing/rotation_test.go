@@ -249,3 +249,43 @@ func TestConcurrentRotationWithRunningLoops(t *testing.T) {
 		}
 	})
 }
+
+// TestUnknownKidReloadsTheStorage: an instance that has not refreshed since another one rotated
+// still verifies a token of the new key, by reading the storage again on the unknown kid; a kid
+// that is in no stored set is still unknown.
+func TestUnknownKidReloadsTheStorage(t *testing.T) {
+	s, clock := newMemStorage(), newClock()
+	signer, stale := newManager(t, s, clock, "ES256"), newManager(t, s, clock, "ES256")
+	if err := signer.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := stale.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := signer.Rotate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(testLead)
+	tok, err := signer.Mint(t.Context(), "at+jwt", claimsAt(clock.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(published(t, stale)) != 1 {
+		t.Fatal("the stale instance already holds the new key")
+	}
+	res, err := verifierFor(t, stale, clock).Verify(t.Context(), []byte(tok))
+	if err != nil {
+		t.Fatalf("a token of the rotated key failed on the instance that had not refreshed: %v", err)
+	}
+	if kid, _ := signer.KeyID(); res.KeyID != kid {
+		t.Errorf("verified with %s, want the new key %s", res.KeyID, kid)
+	}
+	other := newManager(t, newMemStorage(), clock, "ES256") // a key set nobody here shares
+	if err := other.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	foreign, _ := other.Mint(t.Context(), "at+jwt", claimsAt(clock.Now()))
+	if _, err := verifierFor(t, stale, clock).Verify(t.Context(), []byte(foreign)); verify.ReasonOf(err) != verify.ReasonUnknownKey {
+		t.Fatalf("a token of a foreign key: %v, want unknown kid", err)
+	}
+}
