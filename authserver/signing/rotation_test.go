@@ -2,6 +2,7 @@ package signing_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -287,5 +288,29 @@ func TestUnknownKidReloadsTheStorage(t *testing.T) {
 	foreign, _ := other.Mint(t.Context(), "at+jwt", claimsAt(clock.Now()))
 	if _, err := verifierFor(t, stale, clock).Verify(t.Context(), []byte(foreign)); verify.ReasonOf(err) != verify.ReasonUnknownKey {
 		t.Fatalf("a token of a foreign key: %v, want unknown kid", err)
+	}
+}
+
+// TestStaleInstanceStopsSigning: an instance that has not read the storage for longer than the
+// publish lead may have missed a rotation, so it refuses to sign until a read succeeds again.
+func TestStaleInstanceStopsSigning(t *testing.T) {
+	s, clock := newMemStorage(), newClock()
+	m := newManager(t, s, clock, "ES256")
+	if err := m.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(testLead)
+	if _, err := m.Mint(t.Context(), "at+jwt", claimsAt(clock.Now())); err != nil {
+		t.Fatalf("Mint within the lead of the last read: %v", err)
+	}
+	clock.Advance(time.Second)
+	if _, err := m.Mint(t.Context(), "at+jwt", claimsAt(clock.Now())); !errors.Is(err, signing.ErrStale) {
+		t.Fatalf("Mint past the lead of the last read: %v, want ErrStale", err)
+	}
+	if err := m.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Mint(t.Context(), "at+jwt", claimsAt(clock.Now())); err != nil {
+		t.Fatalf("Mint after a fresh read: %v", err)
 	}
 }
