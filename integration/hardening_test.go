@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -452,5 +454,84 @@ func TestRequestSigOBJWSHeaderRules(t *testing.T) {
 				t.Fatalf("backend reached = %v, want %v", reached, tc.status == 200)
 			}
 		})
+	}
+}
+
+// Issue 10 item 9: every jwt_check request leaves a trace: a count in obgate_jwt_checks_total
+// by policy, result and reason, and a debug log line naming policy, result and reason with a
+// hash prefix of the token, never the token.
+func TestCheckEndpointLeavesATrace(t *testing.T) {
+	dir := t.TempDir()
+	a := jwttest.NewEC(t, "ES256")
+	adminPort := freePort(t)
+	logFile := filepath.Join(dir, "debug.log")
+	g := startGateway(t, fmt.Sprintf(`{
+	admin 127.0.0.1:%d
+	persist_config off
+	storage file_system %s
+	log {
+		output file %s
+		level DEBUG
+		include http.handlers.jwt_check
+	}
+}
+http://127.0.0.1:{PORT} {
+	handle /_check {
+		jwt_check api
+	}
+	handle {
+		jwt_auth {
+			issuer %s {
+				key %s
+			}
+			audience api
+			name api
+		}
+		respond "ok"
+	}
+}
+`, adminPort, dir, logFile, issuerA, a.PublicPEM(t, dir)))
+	now := time.Now()
+	valid := a.Token(t, jwttest.Claims(issuerA, "api", "alice", now), nil)
+	expiredClaims := jwttest.Claims(issuerA, "api", "alice", now)
+	expiredClaims["exp"] = now.Add(-time.Hour).Unix()
+	expired := a.Token(t, expiredClaims, nil)
+	for _, tc := range []struct{ body, want string }{
+		{`{"token": "` + valid + `"}`, `"valid":true`},
+		{`{"token": "` + expired + `"}`, `"reason":"expired"`},
+		{`{"token": "` + expired + `"}`, `"reason":"expired"`},
+		{`not json`, `invalid_request`},
+	} {
+		if res := g.do("POST", "/_check", strings.NewReader(tc.body)); !strings.Contains(res.Body, tc.want) {
+			t.Fatalf("check: %d %s, want %s", res.Status, res.Body, tc.want)
+		}
+	}
+	_, m := adminGet(t, adminPort, "/metrics")
+	const total = "obgate_jwt_checks_total"
+	for series, want := range map[string]float64{
+		total + `{policy="api",reason="none",result="valid"}`:       1,
+		total + `{policy="api",reason="expired",result="invalid"}`:  2,
+		total + `{policy="api",reason="none",result="bad_request"}`: 1,
+	} {
+		if got := metricValue(t, m, series); got < want {
+			t.Errorf("%s = %v, want at least %v", series, got, want)
+		}
+	}
+	var logs string
+	eventually(t, "the checks in the debug log", func() bool {
+		b, _ := os.ReadFile(logFile)
+		logs = string(b)
+		return strings.Count(logs, `"token checked"`) >= 4
+	})
+	for _, want := range []string{`"policy":"api"`, `"result":"valid"`, `"reason":"expired"`, `"token_sha256_prefix":"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("debug log lacks %s:\n%s", want, logs)
+		}
+	}
+	for _, tok := range []string{valid, expired} {
+		sig := tok[strings.LastIndexByte(tok, '.')+1:]
+		if strings.Contains(logs, sig) {
+			t.Fatal("the debug log holds a token")
+		}
 	}
 }
