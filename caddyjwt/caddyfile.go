@@ -23,6 +23,7 @@ func init() {
 //			key <path> [<kid>]
 //			jwks_url <url>
 //			discovery <url>
+//			trusted_ca <pem-file...>
 //			registry <counterparty...>
 //			algorithms <alg...>
 //			audience <aud...> | any
@@ -42,7 +43,7 @@ func init() {
 //		realm <realm>
 //		max_token_size <size>
 //		name <id>
-//		verified_cache <entries>
+//		verified_cache <entries> | off
 //		require_cert_binding
 //		client_cert_header <header>
 //	}
@@ -114,8 +115,10 @@ func (c *Config) unmarshalBlock(d *caddyfile.Dispenser) error {
 			}
 			var n string
 			if err = caddyfileargs.One(d, &n); err == nil {
-				if c.VerifiedCache, err = strconv.Atoi(n); err != nil || c.VerifiedCache <= 0 {
-					return d.Errf("verified_cache: want a positive number of tokens, not %q", n)
+				if n == "off" {
+					c.VerifiedCache = -1
+				} else if c.VerifiedCache, err = strconv.Atoi(n); err != nil || c.VerifiedCache <= 0 {
+					return d.Errf("verified_cache: want a positive number of tokens or off, not %q", n)
 				}
 			}
 		case "require_cert_binding":
@@ -165,6 +168,10 @@ func (c *Config) unmarshalIssuer(d *caddyfile.Dispenser) error {
 			err = caddyfileargs.One(d, &ic.JWKSURL)
 		case "discovery":
 			err = caddyfileargs.One(d, &ic.Discovery)
+		case "trusted_ca":
+			var files []string
+			files, err = caddyfileargs.List(d, nil)
+			ic.TrustedCA = append(ic.TrustedCA, files...)
 		case "registry":
 			var cps []string
 			cps, err = caddyfileargs.List(d, nil)

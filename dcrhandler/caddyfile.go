@@ -30,6 +30,7 @@ func init() {
 //		jwks_uri_allow <host...>
 //		max_body <size>
 //		replay_max_entries <n>
+//		client_cert_header <header>
 //		allow_unsigned_request       # generic: JSON + software statement without a signed request (unsafe)
 //	}
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -63,6 +64,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			var hosts []string
 			hosts, err = caddyfileargs.List(d, nil)
 			h.JWKSURIAllow = append(h.JWKSURIAllow, hosts...)
+		case "client_cert_header":
+			err = caddyfileargs.One(d, &h.ClientCertHeader)
 		case "allow_unsigned_request":
 			if d.NextArg() {
 				return d.ArgErr()
