@@ -7,6 +7,8 @@ package obgate
 import (
 	// jwt_auth, the jwt authentication provider and the `caddy jwt` command.
 	_ "github.com/obgate/obgate/caddyjwt"
+	// token_endpoint, oauth_metadata, jwt_jwks and the jwt_signer app: the gateway as authorization server.
+	_ "github.com/obgate/obgate/authserver"
 	// dcr, Dynamic Client Registration (RFC 7591/7592).
 	_ "github.com/obgate/obgate/dcrhandler"
 )

@@ -97,9 +97,7 @@ func NewClient(spec ClientSpec, opts Options) (*Client, error) {
 		if slices.Contains(reservedClaims, name) {
 			return nil, fmt.Errorf("client %q: claim %q: set by the token endpoint itself", spec.ID, name)
 		}
-		switch v.(type) {
-		case string, []string, []any:
-		default:
+		if !stringOrStrings(v) {
 			return nil, fmt.Errorf("client %q: claim %q: must be a string or a list of strings", spec.ID, name)
 		}
 	}
@@ -109,6 +107,24 @@ func NewClient(spec ClientSpec, opts Options) (*Client, error) {
 		}
 	}
 	return c, nil
+}
+
+// stringOrStrings reports a claim value of a string, or a non-empty list of strings.
+func stringOrStrings(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return true
+	case []string:
+		return len(v) > 0
+	case []any:
+		for _, item := range v {
+			if _, ok := item.(string); !ok {
+				return false
+			}
+		}
+		return len(v) > 0
+	}
+	return false
 }
 
 // ID is the client_id.
