@@ -29,6 +29,8 @@ func init() {
 //		redirect_uri_pattern <regex>
 //		jwks_uri_allow <host...>
 //		max_body <size>
+//		name <dcr-name>
+//		token_endpoint <token_endpoint-name>
 //	}
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	var d Handler
@@ -63,6 +65,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.JWKSURIAllow = append(h.JWKSURIAllow, hosts...)
 		case "max_body":
 			h.MaxBody, err = caddyfileargs.Size(d, h.MaxBody != 0, 16<<20)
+		case "name":
+			err = caddyfileargs.One(d, &h.Name)
+		case "token_endpoint":
+			err = caddyfileargs.One(d, &h.TokenEndpoint)
 		default:
 			return d.Errf("unrecognized subdirective: %s", d.Val())
 		}

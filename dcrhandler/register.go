@@ -61,6 +61,7 @@ func (h *Handler) register(r *http.Request) (int, map[string]any, error) {
 		}
 		return 0, nil, internalError(err)
 	}
+	h.published(rec)
 	body := clientResponse(rec, managementURI(r, clientID))
 	body["registration_access_token"] = token
 	return http.StatusCreated, body, nil
@@ -69,6 +70,7 @@ func (h *Handler) register(r *http.Request) (int, map[string]any, error) {
 // manage handles GET, PUT and DELETE <base>/<client_id>: RFC 7592 §2. Anything that does not
 // prove possession of the client's registration access token is 401, including unknown clients.
 func (h *Handler) manage(r *http.Request) (int, map[string]any, error) {
+	r = h.acceptAccessToken(r)
 	ctx := r.Context()
 	rec, token, err := h.authenticate(r)
 	if err != nil {
@@ -76,7 +78,7 @@ func (h *Handler) manage(r *http.Request) (int, map[string]any, error) {
 	}
 	switch r.Method {
 	case http.MethodGet:
-		return http.StatusOK, withToken(clientResponse(rec, managementURI(r, "")), token), nil
+		return http.StatusOK, withToken(ctx, clientResponse(rec, managementURI(r, "")), token), nil
 	case http.MethodDelete:
 		err := h.store.withClientLock(ctx, rec.ClientID, func() error {
 			current, err := h.reauthenticate(ctx, rec.ClientID, token)
@@ -88,6 +90,7 @@ func (h *Handler) manage(r *http.Request) (int, map[string]any, error) {
 		if err != nil {
 			return 0, nil, asRejection(err)
 		}
+		h.unpublished(rec.ClientID)
 		return http.StatusNoContent, nil, nil
 	}
 	// PUT: RFC 7592 §2.2, the same validation as a registration.
@@ -115,18 +118,23 @@ func (h *Handler) manage(r *http.Request) (int, map[string]any, error) {
 			return err
 		}
 		updated = &next
+		h.published(updated)
 		return nil
 	})
 	if err != nil {
 		return 0, nil, asRejection(err)
 	}
-	return http.StatusOK, withToken(clientResponse(updated, managementURI(r, "")), token), nil
+	return http.StatusOK, withToken(ctx, clientResponse(updated, managementURI(r, "")), token), nil
 }
 
 // withToken adds the registration access token that RFC 7592 §3 requires in the client
 // information response. The token is not rotated and only its hash is stored, so it is the one
-// the client has just presented (and proved) on this request.
-func withToken(body map[string]any, token string) map[string]any {
+// the client has just presented (and proved) on this request; a request that authenticated with
+// an access token (token_endpoint) gets none, since that token is no registration access token.
+func withToken(ctx context.Context, body map[string]any, token string) map[string]any {
+	if id, _ := body["client_id"].(string); accessTokenFor(ctx, id, token) {
+		return body
+	}
 	body["registration_access_token"] = token
 	return body
 }
@@ -160,7 +168,7 @@ func (h *Handler) reauthenticate(ctx context.Context, clientID, token string) (*
 	if err != nil {
 		return nil, internalError(err)
 	}
-	if !tokenMatches(token, rec.TokenSHA256) {
+	if !tokenMatches(token, rec.TokenSHA256) && !accessTokenFor(ctx, clientID, token) {
 		return nil, bad
 	}
 	return rec, nil

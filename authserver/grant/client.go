@@ -1,6 +1,7 @@
 package grant
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -137,6 +138,22 @@ func (c *Client) Method() string { return c.spec.Method }
 // grant_types; RFC 6749 §5.2 unauthorized_client otherwise).
 func (c *Client) allowsClientCredentials() bool {
 	return c.spec.GrantTypes == nil || slices.Contains(c.spec.GrantTypes, GrantTypeClientCredentials)
+}
+
+// Primer is a key source that fetches on first use (a registered software's JWKS): Prime makes
+// sure it holds keys, in memory when it is fresh, else with one bounded fetch. A failed Prime
+// leaves the source to report its keys unavailable.
+type Primer interface {
+	Prime(ctx context.Context) error
+}
+
+// prime primes the client's sources that need it.
+func (c *Client) prime(ctx context.Context) {
+	for _, src := range c.spec.Keys {
+		if p, ok := src.(Primer); ok {
+			_ = p.Prime(ctx)
+		}
+	}
 }
 
 // Clients finds the clients of an endpoint by client_id, in memory.

@@ -254,6 +254,7 @@ func (e *Endpoint) authenticateAssertion(ctx context.Context, req *Request, p Pr
 	if c.spec.Method != MethodPrivateKeyJWT {
 		return nil, bad(errors.New("the client does not use private_key_jwt"))
 	}
+	c.prime(ctx)
 	res, err := c.verifier.Verify(ctx, []byte(req.Assertion))
 	if err != nil {
 		if retry, ok := verify.IsUnavailable(err); ok {
