@@ -43,44 +43,6 @@ var obieSubject = pkix.Name{
 	ExtraNames:         []pkix.AttributeTypeAndValue{{Type: asn1.ObjectIdentifier{2, 5, 4, 97}, Value: "PSDGB-OB-123456"}},
 }
 
-func TestParseDN(t *testing.T) {
-	cert := clientCertificate(t, obieSubject)
-	state := &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{cert}}, PeerCertificates: []*x509.Certificate{cert}}
-	for _, tc := range []struct {
-		name, dn string
-		match    bool
-	}{
-		{"RFC 4514 order", "2.5.4.97=PSDGB-OB-123456,CN=client.example,OU=0015800001HQQrZAAX,O=Example Ltd,C=GB", true},
-		{"spaces after separators", "organizationIdentifier=PSDGB-OB-123456, CN=client.example, OU=0015800001HQQrZAAX, O=Example Ltd, C=GB", true},
-		{"case of types and values ignored", "OID.2.5.4.97=psdgb-ob-123456,cn=CLIENT.EXAMPLE,ou=0015800001hqqrzaax,o=example ltd,c=gb", true},
-		{"different CN", "2.5.4.97=PSDGB-OB-123456,CN=other.example,OU=0015800001HQQrZAAX,O=Example Ltd,C=GB", false},
-		{"attributes in another order", "CN=client.example,2.5.4.97=PSDGB-OB-123456,OU=0015800001HQQrZAAX,O=Example Ltd,C=GB", false},
-		{"missing attribute", "CN=client.example,O=Example Ltd,C=GB", false},
-		{"garbage", "not a DN", false},
-		{"escaped comma is not a separator", `CN=client.example\,OU=x,O=Example Ltd,C=GB`, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			match, ok := certificateDNMatches(state, tc.dn)
-			if !ok {
-				t.Fatal("a verified chain was not seen")
-			}
-			if match != tc.match {
-				t.Errorf("certificateDNMatches(%q) = %v, want %v", tc.dn, match, tc.match)
-			}
-		})
-	}
-	reversed := "C=GB,O=Example Ltd,OU=0015800001HQQrZAAX,CN=client.example,2.5.4.97=PSDGB-OB-123456"
-	if match, _ := certificateDNMatches(state, reversed); !match {
-		t.Errorf("DN in X.500 order (%q) did not match", reversed)
-	}
-	if _, ok := certificateDNMatches(&tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}, "CN=x"); ok {
-		t.Error("an unverified peer certificate was compared")
-	}
-	if _, ok := certificateDNMatches(nil, "CN=x"); ok {
-		t.Error("a plain connection was compared")
-	}
-}
-
 // postTLS registers over a (synthetic) mTLS connection presenting cert.
 func postTLS(t testing.TB, h *Handler, token string, cert *x509.Certificate) *httptest.ResponseRecorder {
 	t.Helper()
@@ -129,6 +91,31 @@ func TestClientCertificateDNCheck(t *testing.T) {
 		h := f.handler(t, "revolut", nil)
 		w := postTLS(t, h, f.requestJWT("revolut", nil, set("tls_client_auth_dn", "CN=client.example,O=Other,C=GB")), cert)
 		expectError(t, w, http.StatusBadRequest, codeInvalidMetadata, "tls_client_auth_dn")
+	})
+	// An OB UK transport certificate carries organizationIdentifier (2.5.4.97): the DN as Go writes
+	// it (2.5.4.97=#13..., RFC 4514 §2.4) and as the directory writes it both match it.
+	obCert := clientCertificate(t, obieSubject)
+	var seq pkix.RDNSequence
+	if _, err := asn1.Unmarshal(obCert.RawSubject, &seq); err != nil {
+		t.Fatal(err)
+	}
+	for name, dn := range map[string]string{
+		"hex-encoded organizationIdentifier": seq.String(),
+		"organizationIdentifier by name":     "organizationIdentifier=PSDGB-OB-123456,CN=client.example,OU=0015800001HQQrZAAX,O=Example Ltd,C=GB",
+	} {
+		t.Run("obie DN with "+name+" accepted", func(t *testing.T) {
+			h := f.handler(t, "obie", nil)
+			w := postTLS(t, h, f.requestJWT("obie", nil, tlsAuth(dn)), obCert)
+			if w.Code != http.StatusCreated {
+				t.Fatalf("DN %q: status %d; body %s", dn, w.Code, w.Body.String())
+			}
+		})
+	}
+	t.Run("obie DN with another organizationIdentifier refused", func(t *testing.T) {
+		h := f.handler(t, "obie", nil)
+		dn := "organizationIdentifier=PSDGB-OB-999999,CN=client.example,OU=0015800001HQQrZAAX,O=Example Ltd,C=GB"
+		w := postTLS(t, h, f.requestJWT("obie", nil, tlsAuth(dn)), obCert)
+		expectError(t, w, http.StatusBadRequest, codeInvalidMetadata, "tls_client_auth_subject_dn")
 	})
 	t.Run("no client certificate: nothing to compare", func(t *testing.T) {
 		h := f.handler(t, "obie", nil)

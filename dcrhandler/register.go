@@ -3,6 +3,8 @@ package dcrhandler
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/obgate/obgate/caddyjwt/keys"
 	"github.com/obgate/obgate/caddyjwt/verify"
+	"github.com/obgate/obgate/internal/clientcert"
 )
 
 // registration is a request that passed every check: what gets stored.
@@ -425,10 +428,20 @@ func (h *Handler) checkClientCertificate(r *http.Request, md map[string]any) *re
 	if dn == "" {
 		return nil
 	}
-	if match, ok := certificateDNMatches(r.TLS, dn); ok && !match {
+	cert := verifiedLeaf(r.TLS)
+	if cert != nil && !clientcert.DNMatches(cert, dn) {
 		return badMetadata(field + ": does not match the subject of the connection's client certificate")
 	}
 	return nil
+}
+
+// verifiedLeaf is the connection's client certificate when the TLS handshake verified it; nil
+// otherwise (no TLS, no certificate, or one that was not verified), when there is nothing to compare.
+func verifiedLeaf(state *tls.ConnectionState) *x509.Certificate {
+	if state == nil || len(state.VerifiedChains) == 0 || len(state.VerifiedChains[0]) == 0 {
+		return nil
+	}
+	return state.VerifiedChains[0][0]
 }
 
 // headerKID returns the request JWT's kid header parameter. The token has already passed the
