@@ -68,5 +68,3 @@ func certThumbprint(c *x509.Certificate) string {
 	sum := sha256.Sum256(c.Raw)
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
-
-func dnMatches(c *x509.Certificate, dn string) bool { return c.Subject.String() == dn }

@@ -19,6 +19,7 @@ import (
 	"github.com/obgate/obgate/authserver/grant"
 	"github.com/obgate/obgate/caddyjwt/keys"
 	"github.com/obgate/obgate/caddyjwt/verify"
+	"github.com/obgate/obgate/internal/clientcert"
 	"github.com/obgate/obgate/internal/oauthreg"
 )
 
@@ -132,7 +133,7 @@ func (t *TokenEndpoint) Provision(ctx caddy.Context) (err error) {
 		Audience:  t.Audience,
 		Lifetime:  time.Duration(t.Lifetime),
 		Minter:    signer,
-		DNMatches: dnMatches,
+		DNMatches: clientcert.DNMatches,
 	}
 	static, err := t.staticClients(ctx, repl, opts)
 	if err != nil {
