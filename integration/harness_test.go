@@ -22,6 +22,7 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
+	_ "github.com/obgate/obgate/authserver"
 	_ "github.com/obgate/obgate/caddyjwt"
 	_ "github.com/obgate/obgate/dcrhandler"
 )
