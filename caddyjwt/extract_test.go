@@ -40,6 +40,15 @@ func TestExtractToken(t *testing.T) {
 		{"two cookies are two tokens", "/", [][2]string{{"Cookie", "s=a; s=b"}}, all, nil, "", verify.ReasonMultipleTokens},
 		{"header and query are two tokens", "/?t=a", [][2]string{{"Authorization", "Bearer b"}}, all, nil, "", verify.ReasonMultipleTokens},
 		{"empty query value is no token", "/?t=", nil, all, nil, "", verify.ReasonNoToken},
+		{"require_empty NBSP is a value", "/", [][2]string{{"CX-Authorization", "abc"}, {"Authorization", "\u00a0"}}, cx, []string{"Authorization"}, "", verify.ReasonHeaderNotEmpty},
+		{"require_empty NEL is a value", "/", [][2]string{{"CX-Authorization", "abc"}, {"Authorization", "\u0085"}}, cx, []string{"Authorization"}, "", verify.ReasonHeaderNotEmpty},
+		{"require_empty tab only is empty", "/", [][2]string{{"CX-Authorization", "abc"}, {"Authorization", "\t \t"}}, cx, []string{"Authorization"}, "abc", 0},
+		{"query pair joined by a semicolon is refused", "/?t=forged;x=1&t=abc", nil, all, nil, "", verify.ReasonAmbiguousQuery},
+		{"query that does not parse is refused", "/?t=abc&x=%zz", nil, all, nil, "", verify.ReasonAmbiguousQuery},
+		{"token name in another case is refused", "/?T=forged&t=abc", nil, all, nil, "", verify.ReasonAmbiguousQuery},
+		{"token name in another case alone is refused", "/?T=abc", nil, all, nil, "", verify.ReasonAmbiguousQuery},
+		{"other parameters in any case are fine", "/?t=abc&X=1&x=2", nil, all, nil, "abc", 0},
+		{"semicolon query is fine without a query location", "/?a=1;b=2", [][2]string{{"Authorization", "Bearer abc"}}, bearer, nil, "abc", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodGet, tc.target, nil)

@@ -54,8 +54,10 @@ func (h *JWTAuth) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// ServeHTTP verifies the request's token and calls next only when it is valid.
+// ServeHTTP verifies the request's token and calls next only when it is valid. Request trailers
+// are never handed on: they could carry a token or a require_empty header past the check.
 func (h *JWTAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	r = withoutTrailers(r)
 	res, err := h.auth.authenticate(r)
 	if err != nil {
 		answerFor(err).write(w, realmFor(h.auth.realm, r))

@@ -56,6 +56,10 @@ func (p *Provider) Authenticate(w http.ResponseWriter, r *http.Request) (caddyau
 		w.Header().Set("WWW-Authenticate", answerFor(err).challenge(realmFor(p.auth.realm, r)))
 		return caddyauth.User{}, false, nil
 	}
+	// The authentication handler hands on the request it gave us: drop its trailers in place
+	// (see withoutTrailers; Caddy's request is already a copy of the one net/http fills).
+	r.Trailer = nil
+	r.Header.Del("Trailer")
 	return caddyauth.User{ID: p.auth.userID(res), Metadata: claimMetadata(res.Claims)}, true, nil
 }
 

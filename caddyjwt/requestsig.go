@@ -218,7 +218,10 @@ func (h *RequestSignature) issuers() ([]IssuerConfig, error) {
 }
 
 // ServeHTTP checks the request's signature and calls next only when it binds this request.
+// Request trailers are never handed on: they are outside the signature, and with them the body
+// would go upstream chunked instead of with its Content-Length.
 func (h *RequestSignature) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	r = withoutTrailers(r)
 	res, err := h.check(r)
 	if err != nil {
 		h.logRejection(r, err)

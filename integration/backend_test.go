@@ -14,6 +14,11 @@ type recordedRequest struct {
 	Path   string
 	Header http.Header
 	Body   []byte
+	// Trailer holds the request trailers that arrived after the body.
+	Trailer http.Header
+	// ContentLength and TransferEncoding are the framing the request arrived with.
+	ContentLength    int64
+	TransferEncoding []string
 }
 
 // backend is a loopback upstream that records every request it receives and answers 200.
@@ -29,7 +34,10 @@ func newBackend(t *testing.T) *backend {
 	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		b.mu.Lock()
-		b.received = append(b.received, recordedRequest{r.Method, r.URL.RequestURI(), r.Header.Clone(), body})
+		b.received = append(b.received, recordedRequest{
+			Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body,
+			Trailer: r.Trailer.Clone(), ContentLength: r.ContentLength, TransferEncoding: r.TransferEncoding,
+		})
 		b.mu.Unlock()
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "backend ok")

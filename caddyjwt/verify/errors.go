@@ -24,6 +24,9 @@ const (
 	ReasonMultipleTokens
 	// ReasonHeaderNotEmpty means a require_empty header has a value: 400 invalid_request.
 	ReasonHeaderNotEmpty
+	// ReasonAmbiguousQuery means a query that may hold the token does not parse cleanly, or
+	// names the token parameter in another spelling: 400 invalid_request.
+	ReasonAmbiguousQuery
 
 	// The token's form.
 
@@ -102,6 +105,7 @@ var reasonInfo = [reasonCount]struct {
 	ReasonNoToken:          {"no_token", "no token was presented", 401},
 	ReasonMultipleTokens:   {"multiple_tokens", "more than one token was presented", 400},
 	ReasonHeaderNotEmpty:   {"header_not_empty", "a header that must be empty has a value", 400},
+	ReasonAmbiguousQuery:   {"ambiguous_query", "the query does not parse cleanly or repeats the token parameter in another spelling", 400},
 	ReasonTooLarge:         {"too_large", "the token is too large", 401},
 	ReasonMalformed:        {"malformed", "the token is not a well-formed compact JWS", 401},
 	ReasonDuplicateName:    {"duplicate_name", "the token repeats a JSON member name", 401},
