@@ -11,4 +11,6 @@ import (
 	_ "github.com/obgate/obgate/authserver"
 	// dcr, Dynamic Client Registration (RFC 7591/7592).
 	_ "github.com/obgate/obgate/dcrhandler"
+	// replay_store, the single-use store of every replay check (memory or Redis).
+	_ "github.com/obgate/obgate/replay"
 )

@@ -25,6 +25,7 @@ import (
 	_ "github.com/obgate/obgate/authserver"
 	_ "github.com/obgate/obgate/caddyjwt"
 	_ "github.com/obgate/obgate/dcrhandler"
+	_ "github.com/obgate/obgate/replay"
 )
 
 // gateway is a running Caddy loaded from a Caddyfile.

@@ -1,0 +1,170 @@
+package replay
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/obgate/obgate/replay/backend"
+)
+
+func init() {
+	caddy.RegisterModule(RedisStore{})
+}
+
+// redisClients holds one client (connection pool) per server and credentials for the whole
+// process, so a config reload keeps its connections.
+var redisClients = caddy.NewUsagePool()
+
+// RedisStore keeps claimed values in Redis, one store for every gateway instance that uses the
+// same server, database and key prefix: a value claimed on one instance is refused on every
+// other. Each claim is one atomic SET <prefix><hash> 1 NX PX <ttl>, the TTL being the value's
+// own remaining lifetime. When Redis does not answer within the timeout, the claim fails and the
+// request is refused with 503 and Retry-After; when Redis is back, claims succeed again without a
+// reload. Nothing is connected at provision (`caddy validate` reaches no server).
+type RedisStore struct {
+	// Address is the server's host:port. Required. Placeholders such as {env.REDIS_ADDR} are
+	// expanded at provision.
+	Address string `json:"address,omitempty"`
+
+	// Username is the ACL user to authenticate as. Default: none (the default user).
+	Username string `json:"username,omitempty"`
+
+	// Password authenticates the connection, e.g. {env.OBGATE_REDIS_PASSWORD}: placeholders are
+	// expanded at provision, so the config (and `caddy adapt`) holds only what was written. It is
+	// never logged. Default: none.
+	Password string `json:"password,omitempty"`
+
+	// DB is the logical database number. Default: 0.
+	DB int `json:"db,omitempty"`
+
+	// TLS connects over TLS, verifying the server's certificate against the system roots (so
+	// SSL_CERT_FILE works) for the address's host name. Default: off.
+	TLS bool `json:"tls,omitempty"`
+
+	// KeyPrefix starts every key the store writes. Default: obgate:
+	KeyPrefix string `json:"key_prefix,omitempty"`
+
+	// Timeout bounds one claim, connecting included; past it the request is refused with 503.
+	// Between 10ms and 5s. Default: 500ms.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	client  *backend.Redis
+	release func()
+}
+
+// CaddyModule returns the Caddy module information.
+func (RedisStore) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "replay.stores.redis",
+		New: func() caddy.Module { return new(RedisStore) },
+	}
+}
+
+// Timeout bounds.
+const (
+	minRedisTimeout = 10 * time.Millisecond
+	maxRedisTimeout = 5 * time.Second
+)
+
+// Provision expands placeholders, checks the settings and takes the shared client of this server
+// and credentials (creating it without connecting).
+func (s *RedisStore) Provision(caddy.Context) error {
+	repl := caddy.NewReplacer()
+	addr := repl.ReplaceKnown(s.Address, "")
+	if addr == "" {
+		return errors.New("redis: an address (host:port) is required")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return fmt.Errorf("redis: address %q: want host:port", s.Address)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("redis: address %q: bad port", s.Address)
+	}
+	if s.DB < 0 {
+		return errors.New("redis: db: must not be negative")
+	}
+	if s.KeyPrefix == "" {
+		s.KeyPrefix = backend.DefaultKeyPrefix
+	}
+	timeout := time.Duration(s.Timeout)
+	if timeout == 0 {
+		timeout = backend.DefaultRedisTimeout
+	}
+	if timeout < minRedisTimeout || timeout > maxRedisTimeout {
+		return fmt.Errorf("redis: timeout: must be between %v and %v", minRedisTimeout, maxRedisTimeout)
+	}
+	opts := backend.RedisOptions{
+		Addr:      addr,
+		Username:  repl.ReplaceKnown(s.Username, ""),
+		Password:  repl.ReplaceKnown(s.Password, ""),
+		DB:        s.DB,
+		KeyPrefix: s.KeyPrefix,
+		Timeout:   timeout,
+	}
+	if s.TLS {
+		opts.TLS = &tls.Config{ServerName: strings.Trim(host, "[]"), MinVersion: tls.VersionTLS12}
+	}
+	key := clientKey(opts)
+	v, _, err := redisClients.LoadOrNew(key, func() (caddy.Destructor, error) {
+		c, err := backend.NewRedis(opts)
+		if err != nil {
+			return nil, err
+		}
+		return redisClient{c}, nil
+	})
+	if err != nil {
+		return err
+	}
+	s.client = v.(redisClient).Redis
+	var once sync.Once
+	s.release = func() { once.Do(func() { _, _ = redisClients.Delete(key) }) }
+	return nil
+}
+
+// clientKey identifies a client by everything that shapes its connections. The credentials enter
+// only as a hash, so the pool's keys hold no secret.
+func clientKey(o backend.RedisOptions) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q %q %q %d %t %d %q", o.Addr, o.Username, o.Password, o.DB, o.TLS != nil, o.Timeout, o.KeyPrefix)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// OpenScope implements Backend; Redis is not bounded by entries, so maxEntries is ignored.
+func (s *RedisStore) OpenScope(scope string, _ int) (Store, func(), error) {
+	if s.client == nil {
+		return nil, nil, errors.New("redis: not provisioned")
+	}
+	return s.client.Scope(scope), func() {}, nil
+}
+
+// Cleanup gives the shared client back; the last user's release closes its connections.
+func (s *RedisStore) Cleanup() error {
+	if s.release != nil {
+		s.release()
+	}
+	return nil
+}
+
+// redisClient adapts a client to the usage pool: destructing it closes the connections.
+type redisClient struct{ *backend.Redis }
+
+func (c redisClient) Destruct() error { return c.Close() }
+
+// Interface guards
+var (
+	_ Backend            = (*RedisStore)(nil)
+	_ caddy.Provisioner  = (*RedisStore)(nil)
+	_ caddy.CleanerUpper = (*RedisStore)(nil)
+	_ caddy.Destructor   = redisClient{}
+)
