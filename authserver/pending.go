@@ -10,8 +10,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"sync"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -31,31 +29,6 @@ func LookupSigner(ctx caddy.Context, name string) (Signer, error) { return nil, 
 
 // LookupKeys returns the public keys of the named jwt_signer.
 func LookupKeys(ctx caddy.Context, name string) (keys.Source, error) { return nil, errPending }
-
-var errReplayed = errors.New("replayed")
-
-type replayStore interface {
-	Claim(ctx context.Context, id [32]byte, until time.Time) error
-}
-
-type memReplay struct {
-	mu sync.Mutex
-	m  map[[32]byte]time.Time
-}
-
-func (s *memReplay) Claim(_ context.Context, id [32]byte, until time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if t, ok := s.m[id]; ok && time.Now().Before(t) {
-		return errReplayed
-	}
-	s.m[id] = until
-	return nil
-}
-
-func replayOpen(ctx caddy.Context, scope string, max int) (replayStore, func(), error) {
-	return &memReplay{m: map[[32]byte]time.Time{}}, func() {}, nil
-}
 
 func clientCertFromRequest(r *http.Request, header string) (*x509.Certificate, error) {
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {

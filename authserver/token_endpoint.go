@@ -21,6 +21,7 @@ import (
 	"github.com/obgate/obgate/caddyjwt/verify"
 	"github.com/obgate/obgate/internal/clientcert"
 	"github.com/obgate/obgate/internal/oauthreg"
+	"github.com/obgate/obgate/replay"
 )
 
 func init() {
@@ -140,7 +141,7 @@ func (t *TokenEndpoint) Provision(ctx caddy.Context) (err error) {
 		return err
 	}
 	opts.Clients = endpointClients{static: static, dcr: t.DCRClients}
-	store, release, err := replayOpen(ctx, "token_endpoint/"+t.Name, 0)
+	store, release, err := replay.Open(ctx, "token_endpoint/"+t.Name, 0)
 	if err != nil {
 		return fmt.Errorf("replay store: %w", err)
 	}
@@ -274,17 +275,31 @@ func (t *TokenEndpoint) release() {
 	}
 }
 
-// replayClaimer adapts the replay store to the engine: a replay is grant.ErrReplayed, anything
-// else refuses the request with 503.
-type replayClaimer struct{ s replayStore }
+// replayClaimer adapts the replay store to the engine: a replay is grant.ErrReplayed; anything
+// else (full, unreachable) refuses the request with 503 and the store's Retry-After.
+type replayClaimer struct{ s replay.Store }
 
+// Claim claims an assertion's jti until its exp.
 func (c replayClaimer) Claim(ctx context.Context, id [32]byte, until time.Time) error {
 	err := c.s.Claim(ctx, id, until)
-	if errors.Is(err, errReplayed) {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, replay.ErrReplayed):
 		return grant.ErrReplayed
 	}
-	return err
+	return retryAfterError{err: err, after: replay.RetryAfter(err)}
 }
+
+// retryAfterError carries the store's Retry-After to the engine.
+type retryAfterError struct {
+	err   error
+	after time.Duration
+}
+
+func (e retryAfterError) Error() string             { return e.err.Error() }
+func (e retryAfterError) Unwrap() error             { return e.err }
+func (e retryAfterError) RetryAfter() time.Duration { return e.after }
 
 // Interface guards
 var (

@@ -41,7 +41,8 @@ var ErrReplayed = errors.New("already used")
 
 // Claimer is the single-use store of assertion jtis: Claim fails with ErrReplayed for a value
 // already claimed and still live, and with any other error when the store cannot take it (full or
-// unreachable), which refuses the request with 503.
+// unreachable), which refuses the request with 503; an error with a RetryAfter() time.Duration
+// method sets the answer's Retry-After.
 type Claimer interface {
 	Claim(ctx context.Context, id [32]byte, until time.Time) error
 }
@@ -290,7 +291,14 @@ func (e *Endpoint) authenticateAssertion(ctx context.Context, req *Request, p Pr
 		if errors.Is(err, ErrReplayed) {
 			return nil, bad(errors.New("the assertion's jti was already used"))
 		}
-		return nil, unavailable("the replay store cannot take the assertion", time.Second, err)
+		retry := time.Second
+		if ra, ok := errors.AsType[interface {
+			error
+			RetryAfter() time.Duration
+		}](err); ok {
+			retry = ra.RetryAfter()
+		}
+		return nil, unavailable("the replay store cannot take the assertion", retry, err)
 	}
 	return c, nil
 }
