@@ -5,6 +5,8 @@
 package obgate
 
 import (
+	// jwt_signer, jwt_jwks: the gateway as authorization server.
+	_ "github.com/obgate/obgate/authserver"
 	// jwt_auth, the jwt authentication provider and the `caddy jwt` command.
 	_ "github.com/obgate/obgate/caddyjwt"
 	// token_endpoint, oauth_metadata, jwt_jwks and the jwt_signer app: the gateway as authorization server.
