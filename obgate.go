@@ -5,12 +5,10 @@
 package obgate
 
 import (
-	// jwt_signer, jwt_jwks: the gateway as authorization server.
+	// jwt_signer, jwt_jwks, token_endpoint, oauth_metadata: the gateway as authorization server.
 	_ "github.com/obgate/obgate/authserver"
 	// jwt_auth, the jwt authentication provider and the `caddy jwt` command.
 	_ "github.com/obgate/obgate/caddyjwt"
-	// token_endpoint, oauth_metadata, jwt_jwks and the jwt_signer app: the gateway as authorization server.
-	_ "github.com/obgate/obgate/authserver"
 	// dcr, Dynamic Client Registration (RFC 7591/7592).
 	_ "github.com/obgate/obgate/dcrhandler"
 	// replay_store, the single-use store of every replay check (memory or Redis).

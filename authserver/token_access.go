@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/obgate/obgate/internal/clientcert"
 	"github.com/obgate/obgate/internal/oauthreg"
 )
 
@@ -28,8 +29,8 @@ func (t *TokenEndpoint) VerifyAccessToken(r *http.Request, token string) (string
 	if cnf, present := res.Claims["cnf"]; present {
 		m, _ := cnf.(map[string]any)
 		want, _ := m["x5t#S256"].(string)
-		cert, err := clientCertFromRequest(r, t.ClientCertHeader)
-		if want == "" || err != nil || cert == nil || subtle.ConstantTimeCompare([]byte(certThumbprint(cert)), []byte(want)) != 1 {
+		cert, err := clientcert.FromRequest(r, t.ClientCertHeader)
+		if want == "" || err != nil || cert == nil || subtle.ConstantTimeCompare([]byte(clientcert.Thumbprint(cert)), []byte(want)) != 1 {
 			return "", errAccessToken
 		}
 	}

@@ -125,7 +125,7 @@ func (t *TokenEndpoint) Provision(ctx caddy.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("signer: %w", err)
 	}
-	signerKeys, err := LookupKeys(ctx, t.Signer)
+	signerKeys, err := lookupManager(ctx, t.Signer) // its published keys: a keys.Source
 	if err != nil {
 		return fmt.Errorf("signer: %w", err)
 	}
@@ -215,12 +215,12 @@ func (t *TokenEndpoint) serve(r *http.Request) (*grant.Token, error) {
 // endpoint's URL, and the Authorization scheme a client tried.
 func (t *TokenEndpoint) presented(r *http.Request) (grant.Presented, error) {
 	var p grant.Presented
-	cert, err := clientCertFromRequest(r, t.ClientCertHeader)
+	cert, err := clientcert.FromRequest(r, t.ClientCertHeader)
 	if err != nil {
 		return p, grant.InvalidRequest("the client certificate header is malformed")
 	}
 	if cert != nil {
-		p.Certificate, p.Thumbprint = cert, certThumbprint(cert)
+		p.Certificate, p.Thumbprint = cert, clientcert.Thumbprint(cert)
 	}
 	p.EndpointURL = endpointURL(r)
 	if v := r.Header.Get("Authorization"); v != "" {
