@@ -98,7 +98,6 @@ type target struct {
 	errors    int
 	elapsed   time.Duration
 	ticks     int64 // Caddy's CPU ticks during this target's windows
-	requests  int
 }
 
 func main() {
