@@ -6,8 +6,11 @@
 package keys
 
 import (
+	"crypto/rsa"
 	"fmt"
 	"slices"
+
+	"github.com/obgate/obgate/caddyjwt/internal/rsaverify"
 )
 
 // Key is one verification key and the algorithms it may verify.
@@ -31,6 +34,17 @@ type Key struct {
 
 	// Origin says where the key came from (a file path or a URL), for log lines and error messages.
 	Origin string
+
+	// rsa is an RSA key's modulus prepared for verification when the key was loaded, so that no
+	// request pays for it; nil for other keys, for keys crypto/rsa must verify itself, and for a
+	// Key built as a literal (which then verifies through crypto/rsa).
+	rsa *rsaverify.PublicKey
+}
+
+// PreparedRSA returns the key's precomputed RSA verifier, or nil when there is none (the key is
+// not RSA, or is verified by crypto/rsa).
+func (k Key) PreparedRSA() *rsaverify.PublicKey {
+	return k.rsa
 }
 
 // Allows reports whether the key may verify a signature made with alg.
@@ -69,5 +83,9 @@ func newKey(pub any, kid, restrictTo, origin string) (Key, error) {
 	if kid == "" {
 		kid = tp
 	}
-	return Key{ID: kid, Public: pub, Algorithms: algs, Thumbprint: tp, Origin: origin}, nil
+	k := Key{ID: kid, Public: pub, Algorithms: algs, Thumbprint: tp, Origin: origin}
+	if rk, ok := pub.(*rsa.PublicKey); ok {
+		k.rsa = rsaverify.Prepare(rk) // once per key load, never per request
+	}
+	return k, nil
 }

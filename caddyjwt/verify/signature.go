@@ -28,7 +28,7 @@ func checkSignature(ctx context.Context, is *issuer, jh joseHeader, input signin
 	}
 	check := signatureCheck{alg: jh.alg, input: input, sig: sig}
 	for _, k := range cands {
-		if check.verify(k.Public) {
+		if check.verify(k) {
 			return k, nil
 		}
 	}

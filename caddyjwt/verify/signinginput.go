@@ -3,6 +3,8 @@ package verify
 import (
 	"crypto"
 	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"hash"
 	"io"
@@ -10,8 +12,7 @@ import (
 	"github.com/lestrrat-go/dsig"
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 
-	_ "crypto/sha256" // SHA-256 for RS256, PS256, ES256, HS256
-	_ "crypto/sha512" // SHA-384 and SHA-512 for the 384 and 512 variants
+	"github.com/obgate/obgate/caddyjwt/keys"
 )
 
 // signingInput is what a JWS signature covers (RFC 7515 §5.2):
@@ -78,16 +79,38 @@ var hashes = map[string]crypto.Hash{
 }
 
 // signatureCheck verifies one signature over one signing input with the candidate keys of one
-// algorithm. For a detached payload the digest is computed once and shared by the candidates.
+// algorithm. The digest is computed once and shared by the candidates.
 type signatureCheck struct {
-	alg    string
-	input  signingInput
-	sig    []byte
-	digest []byte // the signing input's hash, computed on first use
+	alg       string
+	input     signingInput
+	sig       []byte
+	digest    []byte // the signing input's hash, computed on first use
+	digestBuf [sha512.Size]byte
+}
+
+// rsaSchemes maps each RSA algorithm to its hash and whether it is PSS (RFC 7518 §3.3, §3.5).
+var rsaSchemes = map[string]struct {
+	hash crypto.Hash
+	pss  bool
+}{
+	"RS256": {crypto.SHA256, false}, "RS384": {crypto.SHA384, false}, "RS512": {crypto.SHA512, false},
+	"PS256": {crypto.SHA256, true}, "PS384": {crypto.SHA384, true}, "PS512": {crypto.SHA512, true},
 }
 
 // verify reports whether key made the signature. The algorithm fits the key: candidates checked it.
-func (c *signatureCheck) verify(key any) bool {
+func (c *signatureCheck) verify(k keys.Key) bool {
+	if p := k.PreparedRSA(); p != nil {
+		if rs, ok := rsaSchemes[c.alg]; ok {
+			// The key's modulus was prepared when it was loaded: only the exponentiation and the
+			// encoding check remain (same verdict as crypto/rsa, see caddyjwt/internal/rsaverify).
+			digest := c.digestWith(rs.hash)
+			if rs.pss {
+				return p.VerifyPSS(rs.hash, digest, c.sig)
+			}
+			return p.VerifyPKCS1v15(rs.hash, digest, c.sig)
+		}
+	}
+	key := k.Public
 	if c.input.whole != nil {
 		return jwsbb.Verify(key, c.alg, c.input.whole, c.sig) == nil
 	}
@@ -104,10 +127,29 @@ func (c *signatureCheck) verify(key any) bool {
 		c.input.writeTo(mac)
 		return dsig.VerifyDigest(nil, dsigAlg, mac.Sum(nil), c.sig) == nil
 	}
-	if c.digest == nil {
+	return dsig.VerifyDigest(key, dsigAlg, c.digestWith(h), c.sig) == nil
+}
+
+// digestWith returns the signing input's hash under h, computing it on first use. A compact
+// input is hashed in one call into the check's own buffer; a detached one is streamed.
+func (c *signatureCheck) digestWith(h crypto.Hash) []byte {
+	if c.digest != nil {
+		return c.digest
+	}
+	switch {
+	case c.input.whole != nil && h == crypto.SHA256:
+		s := sha256.Sum256(c.input.whole)
+		c.digest = c.digestBuf[:copy(c.digestBuf[:], s[:])]
+	case c.input.whole != nil && h == crypto.SHA384:
+		s := sha512.Sum384(c.input.whole)
+		c.digest = c.digestBuf[:copy(c.digestBuf[:], s[:])]
+	case c.input.whole != nil && h == crypto.SHA512:
+		c.digestBuf = sha512.Sum512(c.input.whole)
+		c.digest = c.digestBuf[:]
+	default:
 		c.digest = sum(h.New(), c.input)
 	}
-	return dsig.VerifyDigest(key, dsigAlg, c.digest, c.sig) == nil
+	return c.digest
 }
 
 func sum(h hash.Hash, in signingInput) []byte {
