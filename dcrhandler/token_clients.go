@@ -40,6 +40,8 @@ type clientDirectory struct {
 	clients map[string]*grant.Client
 	gen     uint64            // bumped by every local change
 	touched map[string]uint64 // client_id -> gen of its last local change
+
+	afterLoad func() // tests: runs between reading storage and swapping the result in
 }
 
 // Client returns the registered client with the ID, or nil (unknown, deleted, or a
@@ -88,6 +90,9 @@ func (d *clientDirectory) reload(ctx context.Context) error {
 		if c := d.h.tokenClient(rec); c != nil {
 			next[rec.ClientID] = c
 		}
+	}
+	if d.afterLoad != nil {
+		d.afterLoad()
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
