@@ -40,6 +40,10 @@ func (c *Config) provision(ctx caddy.Context, logger *zap.Logger) (*authenticato
 	if err := c.validateLocations(); err != nil {
 		return nil, err
 	}
+	anyAud, err := c.resolveAudiences()
+	if err != nil {
+		return nil, err
+	}
 	remote := new(remoteLeases)
 	p, err := c.policy(caddy.NewReplacer(), withRegistry(ctx, remoteSources(ctx, logger, remote)))
 	if err != nil {
@@ -64,6 +68,7 @@ func (c *Config) provision(ctx caddy.Context, logger *zap.Logger) (*authenticato
 		a.release()
 		return nil, err
 	}
+	warnAnyAudience(logger, anyAud)
 	return a, nil
 }
 

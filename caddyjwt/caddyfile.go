@@ -25,9 +25,9 @@ func init() {
 //			discovery <url>
 //			registry <counterparty...>
 //			algorithms <alg...>
-//			audience <aud...>
+//			audience <aud...> | any
 //		}
-//		audience <aud...>
+//		audience <aud...> | any
 //		leeway <duration>
 //		max_age <duration>
 //		require <claim...>
@@ -65,7 +65,7 @@ func (c *Config) unmarshalBlock(d *caddyfile.Dispenser) error {
 		case "issuer":
 			err = c.unmarshalIssuer(d)
 		case "audience":
-			c.Audience, err = caddyfileargs.List(d, c.Audience)
+			err = unmarshalAudience(d, &c.Audience, &c.AnyAudience)
 		case "leeway":
 			var dur caddy.Duration
 			dur, err = caddyfileargs.Duration(d, c.Leeway != nil)
@@ -153,7 +153,7 @@ func (c *Config) unmarshalIssuer(d *caddyfile.Dispenser) error {
 		case "algorithms":
 			ic.Algorithms, err = caddyfileargs.List(d, ic.Algorithms)
 		case "audience":
-			ic.Audience, err = caddyfileargs.List(d, ic.Audience)
+			err = unmarshalAudience(d, &ic.Audience, &ic.AnyAudience)
 		default:
 			return d.Errf("issuer %s: unrecognized subdirective: %s", ic.Issuer, d.Val())
 		}

@@ -24,8 +24,15 @@ type Config struct {
 	Issuers []IssuerConfig `json:"issuers,omitempty"`
 
 	// Audience lists accepted aud values; the token's aud must contain at least one of them
-	// (exact match). An issuer's own audience replaces this list. Default: aud is not checked.
+	// (exact match). An issuer's own audience (or any_audience) replaces this list. Every issuer
+	// must end up with an audience: one that has neither its own, nor this list, nor AnyAudience
+	// is a config error.
 	Audience []string `json:"audience,omitempty"`
+
+	// AnyAudience is the explicit opt-out of the audience check (Caddyfile: `audience any`): the
+	// aud claim of issuers without an audience of their own is not checked. Provision logs one
+	// warning. It cannot be combined with Audience. Default: false.
+	AnyAudience bool `json:"any_audience,omitempty"`
 
 	// Leeway is the clock skew allowed when checking exp, nbf and iat. Default: 30s.
 	Leeway *caddy.Duration `json:"leeway,omitempty"`
@@ -93,6 +100,11 @@ type IssuerConfig struct {
 
 	// Audience, when set, replaces the top-level audience for this issuer's tokens.
 	Audience []string `json:"audience,omitempty"`
+
+	// AnyAudience turns the audience check off for this issuer's tokens, whatever the top level
+	// says (Caddyfile: `audience any` in the issuer block). It cannot be combined with Audience.
+	// Default: false.
+	AnyAudience bool `json:"any_audience,omitempty"`
 }
 
 // KeyFile is a local file holding one or more public keys.
@@ -131,7 +143,6 @@ var defaultTokenLocation = TokenLocation{From: "header", Name: "Authorization", 
 // the key source for a jwks_url or discovery URL.
 func (c *Config) policy(repl *caddy.Replacer, remote remoteSourceFunc) (verify.Policy, error) {
 	p := verify.Policy{
-		Audience:     c.Audience,
 		MaxAge:       time.Duration(c.MaxAge),
 		Require:      c.Require,
 		MaxTokenSize: c.MaxTokenSize,
@@ -151,6 +162,7 @@ func (c *Config) policy(repl *caddy.Replacer, remote remoteSourceFunc) (verify.P
 		if err != nil {
 			return p, err
 		}
+		is.Audience = c.issuerAudience(&ic) // resolved here, so the engine's fallback never applies
 		p.Issuers = append(p.Issuers, is)
 	}
 	return p, nil
@@ -158,7 +170,7 @@ func (c *Config) policy(repl *caddy.Replacer, remote remoteSourceFunc) (verify.P
 
 // issuer loads the issuer's key files and builds its key sources.
 func (ic *IssuerConfig) issuer(repl *caddy.Replacer, remote remoteSourceFunc) (verify.Issuer, error) {
-	is := verify.Issuer{Name: ic.Issuer, Algorithms: ic.Algorithms, Audience: ic.Audience}
+	is := verify.Issuer{Name: ic.Issuer, Algorithms: ic.Algorithms}
 	for _, kf := range ic.Keys {
 		path := repl.ReplaceKnown(kf.Path, "")
 		ks, err := keys.LoadFile(path, kf.KeyID)

@@ -48,7 +48,7 @@ func observeVerification(err error) {
 	if err != nil {
 		r := verify.ReasonOf(err)
 		result, reason = "invalid", r.String()
-		if r == verify.ReasonKeysUnavailable {
+		if r == verify.ReasonKeysUnavailable || r == verify.ReasonReplayUnavailable {
 			result = "unavailable"
 		}
 	}

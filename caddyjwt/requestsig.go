@@ -95,9 +95,15 @@ type RequestSignature struct {
 	// Default: openbanking.org.uk.
 	TrustAnchors []string `json:"trust_anchors,omitempty"`
 
-	// Replay refuses a signed request seen before within its lifetime (in memory, per process).
-	// Default: off.
+	// Replay refuses a signed request seen before within its lifetime, through the single-use
+	// store of the replay_store global option (memory by default; Redis for a cluster). A store
+	// that cannot tell (full, unreachable) is answered 503 with Retry-After. Default: off.
 	Replay bool `json:"replay,omitempty"`
+
+	// ReplayMaxEntries bounds the memory store's live entries for this handler's signers (handlers
+	// with the same signers share one bound); when it is full of live entries, new signed requests
+	// are refused with 503 rather than an entry forgotten. Default: 100000.
+	ReplayMaxEntries int `json:"replay_max_entries,omitempty"`
 
 	// Realm is the realm in WWW-Authenticate challenges. Default: the request's host name.
 	Realm string `json:"realm,omitempty"`
@@ -174,11 +180,11 @@ func (h *RequestSignature) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if h.Replay {
-		h.replay, err = acquireReplayCache()
+		h.replay, err = openReplay(ctx, h)
 		if err != nil {
 			return err
 		}
-		bc.Replay = h.replay.cache
+		bc.Replay = h.replay.store
 	}
 	if h.binder, err = binding.New(v, bc); err != nil {
 		return err
@@ -389,35 +395,6 @@ func caddyDurationOrNone(d caddy.Duration) time.Duration {
 // base64Len is the unpadded base64 length of n bytes.
 func base64Len(n int64) int {
 	return int((n*8 + 5) / 6)
-}
-
-// replayCaches holds the one in-memory replay cache of the process, shared by every
-// request_signature handler and kept across config reloads.
-var replayCaches = caddy.NewUsagePool()
-
-// replayLease is a handler's use of the shared replay cache.
-type replayLease struct{ cache *binding.Memory }
-
-// replayDestructor adapts the cache to the usage pool.
-type replayDestructor struct{ *binding.Memory }
-
-func (replayDestructor) Destruct() error { return nil }
-
-func acquireReplayCache() (*replayLease, error) {
-	v, _, err := replayCaches.LoadOrNew("memory", func() (caddy.Destructor, error) {
-		return replayDestructor{binding.NewMemory(0, nil)}, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &replayLease{cache: v.(replayDestructor).Memory}, nil
-}
-
-func (l *replayLease) release() {
-	if l == nil {
-		return
-	}
-	_, _ = replayCaches.Delete("memory")
 }
 
 // Interface guards

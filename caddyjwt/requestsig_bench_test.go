@@ -43,11 +43,11 @@ func BenchmarkRequestSignature(b *testing.B) {
 	}
 
 	b.Run("jwt_auth_alone", func(b *testing.B) {
-		h := &JWTAuth{Config: Config{Issuers: []IssuerConfig{{Issuer: "https://tpp.example", Keys: []KeyFile{{Path: pem}}}}}}
+		h := &JWTAuth{Config: Config{Issuers: []IssuerConfig{{Issuer: "https://tpp.example", Keys: []KeyFile{{Path: pem}}}}, Audience: []string{"api"}}}
 		if err := h.Provision(ctx); err != nil {
 			b.Fatal(err)
 		}
-		tok := "Bearer " + s.Token(b, jwttest.Claims("https://tpp.example", "", "alice", time.Now()), nil)
+		tok := "Bearer " + s.Token(b, jwttest.Claims("https://tpp.example", "api", "alice", time.Now()), nil)
 		serve(b, h, func() *http.Request {
 			r := httptest.NewRequest("GET", "https://api.bank.example/accounts", nil)
 			r.Header.Set("Authorization", tok)

@@ -36,7 +36,7 @@ func init() {
 //		path_form decoded | escaped
 //		version <api-version>
 //		trust_anchor <tan...>
-//		replay
+//		replay [<max_entries>]
 //		realm <realm>
 //		name <id>
 //	}
@@ -109,10 +109,7 @@ func (h *RequestSignature) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			tans, err = caddyfileargs.List(d, nil)
 			h.TrustAnchors = append(h.TrustAnchors, tans...)
 		case "replay":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			h.Replay = true
+			err = parseReplay(d, h)
 		case "realm":
 			err = caddyfileargs.One(d, &h.Realm)
 		case "name":

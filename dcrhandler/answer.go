@@ -89,6 +89,13 @@ func internalError(cause error) *rejection {
 		desc: "the registration could not be processed", err: cause}
 }
 
+// damagedRecord answers a read of a stored registration that no longer decodes (see
+// decodeRecord): the owner may still replace it with PUT or remove it with DELETE.
+func damagedRecord() *rejection {
+	return &rejection{status: http.StatusInternalServerError, code: codeServerError,
+		desc: "the stored registration cannot be read; replace it with PUT or remove it with DELETE"}
+}
+
 // plain is a request-level refusal (413, 415, 405) answered with invalid_request.
 func plain(status int, desc string) *rejection {
 	return &rejection{status: status, code: codeInvalidRequest, desc: desc}

@@ -31,6 +31,8 @@ func init() {
 //		max_body <size>
 //		name <dcr-name>
 //		token_endpoint <token_endpoint-name>
+//		replay_max_entries <n>
+//		allow_unsigned_request       # generic: JSON + software statement without a signed request (unsafe)
 //	}
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	var d Handler
@@ -63,12 +65,19 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			var hosts []string
 			hosts, err = caddyfileargs.List(d, nil)
 			h.JWKSURIAllow = append(h.JWKSURIAllow, hosts...)
+		case "allow_unsigned_request":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.AllowUnsignedRequest = true
 		case "max_body":
 			h.MaxBody, err = caddyfileargs.Size(d, h.MaxBody != 0, 16<<20)
 		case "name":
 			err = caddyfileargs.One(d, &h.Name)
 		case "token_endpoint":
 			err = caddyfileargs.One(d, &h.TokenEndpoint)
+		case "replay_max_entries":
+			h.ReplayMaxEntries, err = parseMaxEntries(d, h.ReplayMaxEntries != 0)
 		default:
 			return d.Errf("unrecognized subdirective: %s", d.Val())
 		}

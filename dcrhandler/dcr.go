@@ -94,6 +94,20 @@ type Handler struct {
 	// besides the registration access token.
 	TokenEndpoint string `json:"token_endpoint,omitempty"`
 
+	// ReplayMaxEntries bounds the request jtis the memory store remembers for this handler's
+	// registrations; when it is full of live jtis, registrations are refused with 503 and
+	// Retry-After rather than a jti forgotten. The store is the replay_store global option's
+	// (memory by default, Redis for a cluster). Default: 100000.
+	ReplayMaxEntries int `json:"replay_max_entries,omitempty"`
+
+	// AllowUnsignedRequest (generic only) also accepts plain RFC 7591 JSON registrations when
+	// directories are configured, with the software statement as the only credential. UNSAFE: a
+	// software statement is not secret (every registration response echoes it), so anyone who
+	// has seen one can register with their own metadata (auth method, DN, redirect URIs). Without
+	// it, a handler with directories takes only request JWTs signed by the software's key.
+	// Default: false.
+	AllowUnsignedRequest bool `json:"allow_unsigned_request,omitempty"`
+
 	profile      profile
 	algorithms   []string
 	ssaVerifier  *verify.Verifier
@@ -207,6 +221,14 @@ func (h *Handler) provision(ctx caddy.Context, storage certmagic.Storage) (err e
 			return fmt.Errorf("algorithms: unknown or unsupported algorithm %q", alg)
 		}
 	}
+	if h.AllowUnsignedRequest {
+		if p != profileGeneric {
+			return fmt.Errorf("allow_unsigned_request: only profile generic takes JSON registrations, not %s", describeProfile(p))
+		}
+		if len(h.Directories) > 0 {
+			h.logger.Warn("allow_unsigned_request: JSON registrations with a copied software statement are accepted; anyone who has seen a statement can register as that software")
+		}
+	}
 	if p != profileGeneric && len(h.Audience) == 0 {
 		return fmt.Errorf("audience: required for %s", describeProfile(p))
 	}
@@ -244,8 +266,11 @@ func (h *Handler) provision(ctx caddy.Context, storage certmagic.Storage) (err e
 		return errors.New("no storage configured")
 	}
 	h.store = newClientStore(storage, storageScope(h.Audience))
-	replay, release := acquireReplayCache(h.store.prefix)
-	h.replay = replay
+	rc, release, err := acquireReplayCache(ctx, h.store.prefix, h.ReplayMaxEntries)
+	if err != nil {
+		return err
+	}
+	h.replay = rc
 	h.releases = append(h.releases, release)
 	return h.provisionClients(ctx)
 }

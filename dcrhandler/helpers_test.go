@@ -282,9 +282,13 @@ func (f *fixture) requestClaims(profile, ssa string) map[string]any {
 		"software_statement": ssa,
 	}
 	switch profile {
-	case "obie", "cdr":
+	case "obie":
 		c["token_endpoint_auth_method"] = "private_key_jwt"
 		c["token_endpoint_auth_signing_alg"] = "PS256"
+	case "cdr":
+		for k, v := range cdrRequestMetadata() {
+			c[k] = v
+		}
 	case "revolut":
 		c["aud"] = "revolut"
 		c["scope"] = "openid accounts"
@@ -295,6 +299,23 @@ func (f *fixture) requestClaims(profile, ssa string) map[string]any {
 		c["tls_client_auth_dn"] = "CN=client.example,O=Example Ltd,C=GB"
 	}
 	return c
+}
+
+// cdrRequestMetadata is the metadata a CDR Data Recipient sends (CDR DCR API, ClientRegistration):
+// every member the CDR rules require, for the hybrid flow and JARM both.
+func cdrRequestMetadata() map[string]any {
+	return map[string]any{
+		"token_endpoint_auth_method":        "private_key_jwt",
+		"token_endpoint_auth_signing_alg":   "PS256",
+		"grant_types":                       []string{"client_credentials", "authorization_code", "refresh_token"},
+		"response_types":                    []string{"code id_token", "code"},
+		"application_type":                  "web",
+		"id_token_signed_response_alg":      "PS256",
+		"id_token_encrypted_response_alg":   "RSA-OAEP",
+		"id_token_encrypted_response_enc":   "A256GCM",
+		"request_object_signing_alg":        "PS256",
+		"authorization_signed_response_alg": "PS256",
+	}
 }
 
 // requestJWT builds a signed request for profile; mutateSSA and mutateReq may change the claims.

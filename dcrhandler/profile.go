@@ -32,8 +32,11 @@ func (p profile) String() string {
 	return "generic"
 }
 
-// requiresJTI: request jti is required (and never replayed) under obie, cdr and revolut.
-func (p profile) requiresJTI() bool { return p != profileGeneric }
+// requiresJTI: a request JWT's jti is required (and never replayed within the request's
+// lifetime) under every profile, generic included, so that a captured registration request
+// cannot be played again (RFC 7519 §4.1.7). Plain JSON registrations (generic) carry no JWT and
+// nothing to replay: each creates a new client.
+func (p profile) requiresJTI() bool { return true }
 
 // issIsSoftwareID: the request JWT's iss must be the statement's software_id (OBIE DCR v3.3; the
 // CDR's software product ID).
@@ -91,6 +94,9 @@ var stringFields = []string{
 	"jwks_uri", "software_id", "software_version", "application_type", "id_token_signed_response_alg",
 	"request_object_signing_alg", "token_endpoint_auth_signing_alg", "tls_client_auth_subject_dn",
 	"tls_client_auth_dn", "sector_identifier_uri", "subject_type",
+	"id_token_encrypted_response_alg", "id_token_encrypted_response_enc", // OIDC Registration §2
+	"authorization_signed_response_alg", "authorization_encrypted_response_alg", // JARM §3
+	"authorization_encrypted_response_enc",
 }
 
 // stringArrayFields are RFC 7591 §2 metadata that must be arrays of strings.
@@ -205,6 +211,9 @@ func (h *Handler) buildMetadata(claims, ssa map[string]any) (map[string]any, *re
 			}
 		}
 	}
+	if rej := checkNumbers(md); rej != nil {
+		return nil, rej
+	}
 	if rej := checkTypes(md, h.profile); rej != nil {
 		return nil, rej
 	}
@@ -218,6 +227,14 @@ func (h *Handler) buildMetadata(claims, ssa map[string]any) (map[string]any, *re
 	}
 	if rej := h.checkProfileMetadata(md, claims); rej != nil {
 		return nil, rej
+	}
+	if rej := checkRules(md, h.profile.rules()); rej != nil {
+		return nil, rej
+	}
+	if h.profile == profileGeneric {
+		if rej := checkGenericAuth(md); rej != nil {
+			return nil, rej
+		}
 	}
 	return md, nil
 }

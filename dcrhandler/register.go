@@ -16,7 +16,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
@@ -48,6 +47,10 @@ func (h *Handler) register(r *http.Request) (int, map[string]any, error) {
 	if err != nil {
 		return 0, nil, internalError(err)
 	}
+	secret, secretHash, err := issueSecret(reg.metadata, "")
+	if err != nil {
+		return 0, nil, internalError(err)
+	}
 	now := h.clock().Unix()
 	rec := &clientRecord{
 		ClientID:          clientID,
@@ -57,6 +60,8 @@ func (h *Handler) register(r *http.Request) (int, map[string]any, error) {
 		SoftwareStatement: reg.softwareStatement,
 		Metadata:          reg.metadata,
 		UpdatedAt:         now,
+
+		ClientSecretSHA256: secretHash,
 	}
 	if err := h.store.create(ctx, rec, h.profile.uniqueSoftware()); err != nil {
 		if errors.Is(err, errSoftwareRegistered) {
@@ -67,7 +72,27 @@ func (h *Handler) register(r *http.Request) (int, map[string]any, error) {
 	h.published(rec)
 	body := clientResponse(rec, managementURI(r, clientID))
 	body["registration_access_token"] = token
+	if secret != "" {
+		body["client_secret"] = secret // returned this once; only its hash is kept
+	}
 	return http.StatusCreated, body, nil
+}
+
+// issueSecret returns a new client_secret and its stored hash when the metadata's method needs
+// one and the client has none yet (storedHash, from an earlier registration, is kept: RFC 7592
+// §2.2 lets the server keep the secret on update); "" and "" when the method needs none.
+func issueSecret(md map[string]any, storedHash string) (secret, hash string, err error) {
+	if !needsSecret(md) {
+		return "", "", nil
+	}
+	if storedHash != "" {
+		return "", storedHash, nil
+	}
+	secret, err = newSecret(32) // 256 random bits
+	if err != nil {
+		return "", "", err
+	}
+	return secret, tokenHash(secret), nil
 }
 
 // manage handles GET, PUT and DELETE <base>/<client_id>: RFC 7592 §2. Anything that does not
@@ -81,6 +106,9 @@ func (h *Handler) manage(r *http.Request) (int, map[string]any, error) {
 	}
 	switch r.Method {
 	case http.MethodGet:
+		if rec.damaged {
+			return 0, nil, damagedRecord()
+		}
 		return http.StatusOK, withToken(ctx, clientResponse(rec, managementURI(r, "")), token), nil
 	case http.MethodDelete:
 		err := h.store.withClientLock(ctx, rec.ClientID, func() error {
@@ -107,7 +135,10 @@ func (h *Handler) manage(r *http.Request) (int, map[string]any, error) {
 	if rec.SoftwareID != "" && reg.softwareID != rec.SoftwareID {
 		return 0, nil, badMetadata("software_id: differs from the registered software's")
 	}
-	var updated *clientRecord
+	var (
+		updated *clientRecord
+		secret  string
+	)
 	err = h.store.withClientLock(ctx, rec.ClientID, func() error {
 		current, err := h.reauthenticate(ctx, rec.ClientID, token)
 		if err != nil {
@@ -117,6 +148,10 @@ func (h *Handler) manage(r *http.Request) (int, map[string]any, error) {
 		next.Metadata = reg.metadata
 		next.SoftwareStatement = reg.softwareStatement
 		next.UpdatedAt = h.clock().Unix()
+		next.damaged = false // every member is written anew
+		if secret, next.ClientSecretSHA256, err = issueSecret(reg.metadata, current.ClientSecretSHA256); err != nil {
+			return err
+		}
 		if err := h.store.save(ctx, &next); err != nil {
 			return err
 		}
@@ -127,7 +162,11 @@ func (h *Handler) manage(r *http.Request) (int, map[string]any, error) {
 	if err != nil {
 		return 0, nil, asRejection(err)
 	}
-	return http.StatusOK, withToken(ctx, clientResponse(updated, managementURI(r, "")), token), nil
+	body := withToken(ctx, clientResponse(updated, managementURI(r, "")), token)
+	if secret != "" {
+		body["client_secret"] = secret // the method changed to one that needs a secret
+	}
+	return http.StatusOK, body, nil
 }
 
 // withToken adds the registration access token that RFC 7592 §3 requires in the client
@@ -194,10 +233,16 @@ func bearerToken(r *http.Request) (string, bool) {
 func (h *Handler) readRegistration(r *http.Request) (*registration, error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	isJWT := mt == "application/jwt" || mt == "application/jose"
-	if !isJWT && !(mt == "application/json" && h.profile == profileGeneric) {
+	if !isJWT && !(mt == "application/json" && h.acceptsJSON()) {
 		want := "application/jwt"
-		if h.profile == profileGeneric {
+		switch {
+		case h.acceptsJSON():
 			want += " or application/json"
+		case h.profile == profileGeneric:
+			// issue: a software statement is not secret (every registration response echoes
+			// it), so with a trusted directory only a request JWT signed by the software's key
+			// proves the request comes from the software.
+			want += " (a request JWT signed by the software's key: a directory is trusted here)"
 		}
 		return nil, plain(http.StatusUnsupportedMediaType, "Content-Type: must be "+want)
 	}
@@ -224,6 +269,12 @@ func (h *Handler) readRegistration(r *http.Request) (*registration, error) {
 		return nil, rej
 	}
 	return reg, nil
+}
+
+// acceptsJSON reports whether plain RFC 7591 §3.1 JSON registrations are taken: under generic,
+// without a trusted directory, or with one when the operator opted in (allow_unsigned_request).
+func (h *Handler) acceptsJSON() bool {
+	return h.profile == profileGeneric && (len(h.Directories) == 0 || h.AllowUnsignedRequest)
 }
 
 // readJWTRequest runs the verification order on a request JWT.
@@ -275,11 +326,9 @@ func (h *Handler) readJWTRequest(ctx context.Context, token []byte) (*registrati
 // readJSONRequest reads a plain RFC 7591 §3.1 JSON registration (generic profile only). A
 // software_statement is required when directories are configured, and verified when present.
 func (h *Handler) readJSONRequest(ctx context.Context, body []byte) (*registration, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil || obj == nil || dec.More() {
-		return nil, badMetadata("request: the body must be a JSON object of client metadata")
+	obj, rej := decodeJSONMetadata(body)
+	if rej != nil {
+		return nil, rej
 	}
 	var ssa map[string]any
 	ssaRaw, present := obj["software_statement"]
@@ -302,6 +351,21 @@ func (h *Handler) readJSONRequest(ctx context.Context, body []byte) (*registrati
 	}
 	s, _ := ssaRaw.(string)
 	return &registration{metadata: md, softwareStatement: s, softwareID: softwareIDOf(ssa, md), claimedClientID: obj["client_id"]}, nil
+}
+
+// decodeJSONMetadata reads an RFC 7591 §3.1 JSON body: exactly one JSON object, numbers kept as
+// written (json.Number), nothing after it.
+func decodeJSONMetadata(body []byte) (map[string]any, *rejection) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil || obj == nil {
+		return nil, badMetadata("request: the body must be a JSON object of client metadata")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, badMetadata("request: the body must be a JSON object of client metadata")
+	}
+	return obj, nil
 }
 
 // verifySSA verifies a software statement with the directories' keys and applies the profile's
@@ -409,12 +473,8 @@ func (h *Handler) verifyRequest(ctx context.Context, token []byte, set *keys.Set
 		if !ok || s == "" {
 			return nil, badMetadata("jti: must be a non-empty string")
 		}
-		exp, _ := numeric(res.Claims["exp"])
-		switch h.replay.remember(replayKey(issuer, s), time.Unix(exp, 0).Add(h.leeway()), h.clock()) {
-		case replaySeen:
-			return nil, badMetadata("jti: this request JWT was already used")
-		case replayFull:
-			return nil, unavailable("too many registrations in flight", defaultRetryAfter, errors.New("replay cache full"))
+		if err := h.claimJTI(ctx, issuer, s, res.Claims["exp"]); err != nil {
+			return nil, err
 		}
 	}
 	return res.Claims, nil
@@ -482,6 +542,9 @@ func clientResponse(rec *clientRecord, uri string) map[string]any {
 	if rec.SoftwareStatement != "" {
 		body["software_statement"] = rec.SoftwareStatement
 	}
+	if rec.ClientSecretSHA256 != "" {
+		body["client_secret_expires_at"] = 0 // RFC 7591 §3.2.1: required with a secret; 0 = never
+	}
 	return body
 }
 
@@ -496,11 +559,7 @@ func managementURI(r *http.Request, clientID string) string {
 	if clientID != "" {
 		p = strings.TrimSuffix(p, "/") + "/" + clientID
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return (&url.URL{Scheme: scheme, Host: r.Host, Path: p}).String()
+	return (&url.URL{Scheme: requestScheme(r), Host: r.Host, Path: p}).String()
 }
 
 // writeJSON sends a successful answer with no-store caching (RFC 7591 §3.2.1).

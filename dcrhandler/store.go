@@ -1,6 +1,7 @@
 package dcrhandler
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -29,6 +30,15 @@ type clientRecord struct {
 	SoftwareStatement string         `json:"software_statement,omitempty"`
 	Metadata          map[string]any `json:"metadata"`
 	UpdatedAt         int64          `json:"updated_at"`
+
+	// ClientSecretSHA256 is the SHA-256 (hex) of the client_secret issued to a client whose
+	// token_endpoint_auth_method needs one (clientauth.go); "" when none was issued.
+	ClientSecretSHA256 string `json:"client_secret_sha256,omitempty"`
+
+	// damaged is set when a stored member could not be read back (a record written by an older
+	// version, or altered in storage): the record can still be authenticated, replaced (PUT)
+	// and deleted, but not read.
+	damaged bool
 }
 
 // softwareIndex is the record of which client holds a software_id under cdr.
@@ -78,11 +88,56 @@ func (s *clientStore) load(ctx context.Context, id string) (*clientRecord, error
 	if err != nil {
 		return nil, fmt.Errorf("load client: %w", err)
 	}
-	var rec clientRecord
-	if err := json.Unmarshal(data, &rec); err != nil {
+	rec, err := decodeRecord(id, data)
+	if err != nil {
 		return nil, fmt.Errorf("client record %s: %w", id, err)
 	}
-	return &rec, nil
+	return rec, nil
+}
+
+// errUnreadable reports a client record without a readable registration access token hash: no
+// request can prove it owns the record.
+var errUnreadable = errors.New("the record has no readable registration access token hash")
+
+// decodeRecord reads a stored record member by member, so that one member that no longer
+// decodes does not lock its owner out: only the token hash must be readable (else
+// errUnreadable); any other member that fails marks the record damaged. Numbers decode as
+// json.Number, kept as written (numbers.go).
+func decodeRecord(id string, data []byte) (*clientRecord, error) {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(data, &members); err != nil {
+		return nil, errors.Join(errUnreadable, err)
+	}
+	rec := &clientRecord{ClientID: id}
+	if json.Unmarshal(members["registration_access_token_sha256"], &rec.TokenSHA256) != nil || rec.TokenSHA256 == "" {
+		return nil, errUnreadable
+	}
+	decode := func(name string, into any) {
+		raw, ok := members[name]
+		if !ok {
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if dec.Decode(into) != nil {
+			rec.damaged = true
+		}
+	}
+	var storedID string
+	decode("client_id", &storedID)
+	if storedID != "" && storedID != id {
+		rec.damaged = true
+	}
+	decode("client_id_issued_at", &rec.IssuedAt)
+	decode("software_id", &rec.SoftwareID)
+	decode("software_statement", &rec.SoftwareStatement)
+	decode("metadata", &rec.Metadata)
+	decode("updated_at", &rec.UpdatedAt)
+	decode("client_secret_sha256", &rec.ClientSecretSHA256)
+	if _, ok := members["metadata"]; !ok {
+		rec.damaged = true
+	}
+	return rec, nil
 }
 
 // save writes a client record atomically.
@@ -149,8 +204,11 @@ func (s *clientStore) softwareHeld(ctx context.Context, softwareID string) (bool
 		return false, nil // unreadable index: the client record decides
 	}
 	_, err = s.load(ctx, idx.ClientID)
-	if errors.Is(err, errNotFound) {
-		return false, nil // stale index (client deleted)
+	if errors.Is(err, errNotFound) || errors.Is(err, errUnreadable) {
+		// A stale index (client deleted), or a record nobody can authenticate to: neither is a
+		// registration that holds the software_id. A damaged but authenticable record holds it
+		// until its owner deletes it.
+		return false, nil
 	}
 	return err == nil, err
 }

@@ -280,7 +280,7 @@ func (s *softwareSource) KeysAfterMiss(ctx context.Context, _ string) (*keys.Set
 	return set, nil
 }
 
-// all loads every client record under the store's prefix.
+// all loads every usable client record under the store's prefix.
 func (s *clientStore) all(ctx context.Context) ([]*clientRecord, error) {
 	names, err := s.storage.List(ctx, s.prefix+"/clients", false)
 	if err != nil {
@@ -296,13 +296,15 @@ func (s *clientStore) all(ctx context.Context) ([]*clientRecord, error) {
 			continue
 		}
 		rec, err := s.load(ctx, id)
-		if errors.Is(err, errNotFound) {
-			continue // deleted meanwhile
+		if errors.Is(err, errNotFound) || errors.Is(err, errUnreadable) {
+			continue // deleted meanwhile, or a record no request can use
 		}
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, rec)
+		if !rec.damaged { // a member that no longer decodes: no client until it is rewritten
+			out = append(out, rec)
+		}
 	}
 	return out, nil
 }

@@ -38,9 +38,10 @@ func TestJWTAuthConfigErrorsFailValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	site := func(body string) string {
+	bare := func(body string) string {
 		return fmt.Sprintf("{\n\tadmin off\n}\n:0 {\n\tjwt_auth {\n%s\n\t}\n}\n", body)
 	}
+	site := func(body string) string { return bare("audience api\n" + body) }
 	for _, tc := range []struct {
 		name    string
 		body    string
@@ -56,12 +57,38 @@ func TestJWTAuthConfigErrorsFailValidation(t *testing.T) {
 		{"ES384 with a P-256 key", "issuer https://a.example {\n key " + ecKey + "\n algorithms ES384\n}", []string{`issuer "https://a.example"`, "ES384"}},
 		{"issuer without keys", "issuer https://a.example {\n audience x\n}", []string{`issuer "https://a.example"`, "no keys"}},
 		{"duplicate issuer", "issuer https://a.example {\n key " + rsaKey + "\n}\nissuer https://a.example {\n key " + ecKey + "\n}", []string{`issuer "https://a.example"`, "more than once"}},
-		{"no issuer at all", "audience x", []string{"no issuer"}},
+		{"no issuer at all", "", []string{"no issuer"}},
 		{"realm with a quote", "issuer https://a.example {\n key " + rsaKey + "\n}\nrealm \"a\\\"b\"", []string{"realm"}},
 		{"require_empty on the token header", "issuer https://a.example {\n key " + rsaKey + "\n}\nrequire_empty Authorization", []string{"require_empty Authorization"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := validateCaddyfile(t, site(tc.body))
+			if err == nil {
+				t.Fatal("validation passed, want an error")
+			}
+			for _, want := range tc.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not mention %q", err, want)
+				}
+			}
+		})
+	}
+
+	// INTERFACE.md Wave 2: audience is required; `audience any` is the explicit opt-out.
+	for _, tc := range []struct {
+		name    string
+		body    string
+		wantErr []string
+	}{
+		{"issuer without any audience", "issuer https://a.example {\n key " + rsaKey + "\n audience api\n}\nissuer https://b.example {\n key " + ecKey + "\n}",
+			[]string{`issuer "https://b.example"`, "no audience", "audience any"}},
+		{"no audience anywhere", "issuer https://a.example {\n key " + rsaKey + "\n}", []string{`issuer "https://a.example"`, "no audience"}},
+		{"audience any with other values", "issuer https://a.example {\n key " + rsaKey + "\n}\naudience any api", []string{"audience", `"any" stands alone`}},
+		{"audience any in an issuer with other values", "issuer https://a.example {\n key " + rsaKey + "\n audience api any\n}", []string{"issuer https://a.example", `"any" stands alone`}},
+		{"audience any after a list", "issuer https://a.example {\n key " + rsaKey + "\n}\naudience api\naudience any", []string{"audience: already specified"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := validateCaddyfile(t, bare(tc.body))
 			if err == nil {
 				t.Fatal("validation passed, want an error")
 			}

@@ -117,8 +117,17 @@ func (w *dcrWorld) requestClaims(profile, softwareID, ssa string) map[string]any
 		"jti": fmt.Sprintf("jti-%d", w.seq.Add(1)), "redirect_uris": []string{dcrRedirect}, "software_statement": ssa,
 	}
 	switch profile {
-	case "obie", "cdr":
+	case "obie":
 		c["token_endpoint_auth_method"] = "private_key_jwt"
+	case "cdr": // what the CDR DCR API requires of a Data Recipient's request (dcrhandler/rules.go)
+		c["token_endpoint_auth_method"] = "private_key_jwt"
+		c["token_endpoint_auth_signing_alg"] = "PS256"
+		c["grant_types"] = []string{"client_credentials", "authorization_code", "refresh_token"}
+		c["response_types"] = []string{"code id_token"}
+		c["id_token_signed_response_alg"] = "PS256"
+		c["id_token_encrypted_response_alg"] = "RSA-OAEP"
+		c["id_token_encrypted_response_enc"] = "A256GCM"
+		c["request_object_signing_alg"] = "PS256"
 	case "revolut":
 		c["aud"] = "revolut"
 		c["scope"] = "openid accounts"
@@ -247,6 +256,28 @@ func TestDCRProfileRules(t *testing.T) {
 		{"cdr", "SSA living over 10 minutes refused", set("exp", time.Now().Add(20*time.Minute).Unix()), nil, 400, "invalid_software_statement", "exp"},
 		{"cdr", "SSA without jwks_uri refused", del("jwks_uri"), nil, 400, "invalid_software_statement", "jwks_uri"},
 		{"cdr", "missing jti refused", nil, del("jti"), 400, "invalid_client_metadata", "jti"},
+		{"cdr", "ES256 token_endpoint_auth_signing_alg accepted", nil, set("token_endpoint_auth_signing_alg", "ES256"), 201, "", ""},
+		{"cdr", "RS256 token_endpoint_auth_signing_alg refused", nil, set("token_endpoint_auth_signing_alg", "RS256"), 400, "invalid_client_metadata", "token_endpoint_auth_signing_alg"},
+		{"cdr", "tls_client_auth refused", nil, set("token_endpoint_auth_method", "tls_client_auth"), 400, "invalid_client_metadata", "token_endpoint_auth_method"},
+		{"cdr", "client_credentials alone accepted", nil, set("grant_types", []string{"client_credentials"}), 201, "", ""},
+		{"cdr", "implicit grant refused", nil, set("grant_types", []string{"implicit"}), 400, "invalid_client_metadata", "grant_types"},
+		{"cdr", "missing response_types refused", nil, del("response_types"), 400, "invalid_client_metadata", "response_types"},
+		{"cdr", "response type token refused", nil, set("response_types", []string{"token"}), 400, "invalid_client_metadata", "response_types"},
+		{"cdr", "application_type web accepted", nil, set("application_type", "web"), 201, "", ""},
+		{"cdr", "application_type native refused", nil, set("application_type", "native"), 400, "invalid_client_metadata", "application_type"},
+		{"cdr", "RS256 id_token alg refused", nil, set("id_token_signed_response_alg", "RS256"), 400, "invalid_client_metadata", "id_token_signed_response_alg"},
+		{"cdr", "missing request_object_signing_alg refused", nil, del("request_object_signing_alg"), 400, "invalid_client_metadata", "request_object_signing_alg"},
+		{"cdr", "hybrid flow without id_token encryption refused", nil, del("id_token_encrypted_response_alg"), 400, "invalid_client_metadata", "id_token_encrypted_response_alg"},
+		{"cdr", "code without authorization_signed_response_alg refused", nil, set("response_types", []string{"code"}), 400, "invalid_client_metadata", "authorization_signed_response_alg"},
+		{"cdr", "code with authorization_signed_response_alg accepted", nil, func(c map[string]any) {
+			c["response_types"] = []string{"code"}
+			c["authorization_signed_response_alg"] = "ES256"
+		}, 201, "", ""},
+		{"obie", "response types code and code id_token accepted", nil, set("response_types", []string{"code", "code id_token"}), 201, "", ""},
+		{"obie", "response type code id_token token refused (DCR-011)", nil, set("response_types", []string{"code id_token token"}), 400, "invalid_client_metadata", "response_types"},
+		{"obie", "implicit grant refused", nil, set("grant_types", []string{"authorization_code", "implicit"}), 400, "invalid_client_metadata", "grant_types"},
+		{"obie", "OB grant types accepted", nil, set("grant_types", []string{"client_credentials", "authorization_code", "refresh_token"}), 201, "", ""},
+		{"generic", "missing jti refused", nil, del("jti"), 400, "invalid_client_metadata", "jti"},
 		{"revolut", "valid request accepted", nil, nil, 201, "", ""},
 		{"revolut", "scope without openid refused", nil, set("scope", "accounts"), 400, "invalid_client_metadata", "scope"},
 		{"revolut", "private_key_jwt refused", nil, set("token_endpoint_auth_method", "private_key_jwt"), 400, "invalid_client_metadata", "token_endpoint_auth_method"},

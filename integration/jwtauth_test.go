@@ -3,6 +3,8 @@ package integration
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +48,10 @@ func TestJWTAuthAnswers(t *testing.T) {
 	a := jwttest.NewEC(t, "ES256")
 	b := jwttest.NewRSA(t, 2048, "RS256")
 	mallory := jwttest.NewEC(t, "ES256")
+	// Seed 004: issuer B is mapped to its certificate; its identity provider puts its own kid
+	// in every token (INTERFACE.md Wave 2, "Keys without a kid").
+	idpB := &jwttest.Signer{Alg: b.Alg, KID: "idp-b-signing-2026", Key: b.Key}
+	malloryAsIdpB := &jwttest.Signer{Alg: "RS256", KID: idpB.KID, Key: jwttest.NewRSA(t, 2048, "RS256").Key}
 	be := newBackend(t)
 	g := jwtAuthSite(t, a.PublicPEM(t, dir), "", b.CertificatePEM(t, dir, "issuer-b"), be, `claim roles teller admin`)
 	_ = g
@@ -69,6 +75,9 @@ func TestJWTAuthAnswers(t *testing.T) {
 	}{
 		{"valid token of issuer A passes", []string{"Authorization", "Bearer " + a.Token(t, good(a, issuerA), nil)}, 200, ""},
 		{"valid token of certificate-mapped issuer B passes", []string{"Authorization", "Bearer " + b.Token(t, good(b, issuerB), nil)}, 200, ""},
+		{"certificate-mapped issuer B accepts its identity provider's own kid", []string{"Authorization", "Bearer " + idpB.Token(t, good(idpB, issuerB), nil)}, 200, ""},
+		{"certificate-mapped issuer B still checks the signature under that kid", []string{"Authorization", "Bearer " + malloryAsIdpB.Token(t, good(malloryAsIdpB, issuerB), nil)}, 401, "invalid_token"},
+		{"issuer A's PEM key does not verify issuer B's tokens under any kid", []string{"Authorization", "Bearer " + (&jwttest.Signer{Alg: "ES256", KID: "x", Key: a.Key}).Token(t, good(a, issuerB), nil)}, 401, "invalid_token"},
 		{"bearer scheme is case-insensitive", []string{"Authorization", "bearer " + a.Token(t, good(a, issuerA), nil)}, 200, ""},
 		{"no token is a bare challenge", nil, 401, ""},
 		{"other scheme counts as no token", []string{"Authorization", "Basic YWxpY2U6c2VjcmV0"}, 401, ""},
@@ -173,6 +182,7 @@ http://127.0.0.1:{PORT} {
 		issuer %s {
 			key %s
 		}
+		audience bank
 		token header CX-Authorization
 		require_empty Authorization
 		realm dcm
@@ -221,6 +231,7 @@ http://127.0.0.1:{PORT} {
 		issuer %s {
 			key %s
 		}
+		audience x
 		token cookie session
 		token query access_token
 	}
@@ -336,5 +347,55 @@ http://127.0.0.1:{PORT} {
 		if r.Header.Get("X-User") != "dave" {
 			t.Errorf("backend X-User = %q, want dave", r.Header.Get("X-User"))
 		}
+	}
+}
+
+// INTERFACE.md Wave 2: `audience any` is the explicit opt-out of the required audience, per
+// issuer here: that issuer's tokens pass whatever their aud, the other issuer keeps the
+// top-level audience, and provision warns once.
+func TestJWTAuthAudienceAnyOptOut(t *testing.T) {
+	dir := t.TempDir()
+	a := jwttest.NewEC(t, "ES256")
+	b := jwttest.NewEC(t, "ES256")
+	logFile := filepath.Join(dir, "caddy.log")
+	g := startGateway(t, fmt.Sprintf(`{
+	admin off
+	persist_config off
+	storage file_system %s
+	log {
+		output file %s
+		level WARN
+	}
+}
+http://127.0.0.1:{PORT} {
+	jwt_auth {
+		issuer %s {
+			key %s
+		}
+		issuer %s {
+			key %s
+			audience any
+		}
+		audience api
+	}
+	respond "hello {http.auth.user.id}"
+}
+`, dir, logFile, issuerA, a.PublicPEM(t, dir), issuerB, b.PublicPEM(t, dir)))
+	now := time.Now()
+	if res := g.do("GET", "/", nil, bearer(b.Token(t, jwttest.Claims(issuerB, "any-other-service", "bob", now), nil))...); res.Status != 200 {
+		t.Errorf("issuer under audience any, foreign aud: status %d, want 200 (%s)", res.Status, res.Body)
+	}
+	if res := g.do("GET", "/", nil, bearer(a.Token(t, jwttest.Claims(issuerA, "any-other-service", "alice", now), nil))...); res.Status != 401 {
+		t.Errorf("issuer under the top-level audience, foreign aud: status %d, want 401", res.Status)
+	}
+	if res := g.do("GET", "/", nil, bearer(a.Token(t, jwttest.Claims(issuerA, "api", "alice", now), nil))...); res.Status != 200 {
+		t.Errorf("issuer under the top-level audience, aud api: status %d, want 200", res.Status)
+	}
+	logs, _ := os.ReadFile(logFile)
+	if n := strings.Count(string(logs), "audience any"); n != 1 {
+		t.Errorf("the log has %d audience any warnings, want 1:\n%s", n, logs)
+	}
+	if !strings.Contains(string(logs), issuerB) {
+		t.Errorf("the audience any warning does not name the issuer %s:\n%s", issuerB, logs)
 	}
 }

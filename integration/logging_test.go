@@ -44,6 +44,7 @@ http://127.0.0.1:{PORT} {
 		issuer %s {
 			key %s
 		}
+		audience bank
 		token header CX-Authorization
 	}
 	reverse_proxy %s

@@ -49,6 +49,7 @@ http://:{PORT} {
 			issuer https://bank-a.example {
 				registry bank-a
 			}
+			audience api
 			name api
 		}
 		reverse_proxy %[2]s
@@ -90,7 +91,7 @@ func TestRegistryRegisterUseDeleteRestart(t *testing.T) {
 	g := registrySite(t, dir, be)
 	s := jwttest.NewEC(t, "ES256")
 	s.KID = "bank-a-2024"
-	tok := s.Token(t, jwttest.Claims("https://bank-a.example", "", "teller-1", time.Now()), nil)
+	tok := s.Token(t, jwttest.Claims("https://bank-a.example", "api", "teller-1", time.Now()), nil)
 	api := func() int { return g.do("GET", "/api/accounts", nil, bearer(tok)...).Status }
 
 	if res := g.do("GET", "/_registry/", nil); res.Status != 200 || !strings.Contains(res.Body, `"counterparties":[]`) {
@@ -221,8 +222,8 @@ func TestCheckEndpointVerdicts(t *testing.T) {
 		t.Fatalf("register: %d %s", res.Status, res.Body)
 	}
 	now := time.Now()
-	good := s.Token(t, jwttest.Claims("https://bank-a.example", "", "teller-1", now), nil)
-	expiredClaims := jwttest.Claims("https://bank-a.example", "", "teller-1", now.Add(-2*time.Hour))
+	good := s.Token(t, jwttest.Claims("https://bank-a.example", "api", "teller-1", now), nil)
+	expiredClaims := jwttest.Claims("https://bank-a.example", "api", "teller-1", now.Add(-2*time.Hour))
 	expired := s.Token(t, expiredClaims, nil)
 	sig := rsSign(t, s, tokenioHeader(s, "POST", bankHost, "/signed/pay"), []byte(`{"a":1}`), true)
 	for _, tc := range []struct {

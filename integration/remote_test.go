@@ -140,6 +140,7 @@ http://127.0.0.1:{PORT} {
 		issuer %s {
 			jwks_url %s/jwks
 		}
+		audience api
 	}
 	respond "hello {http.auth.user.id}"
 }
@@ -241,6 +242,7 @@ http://127.0.0.1:{PORT} {
 		issuer %s {
 			discovery %s/.well-known/openid-configuration
 		}
+		audience api
 	}
 	respond "hello {http.auth.user.id}"
 }
@@ -279,6 +281,7 @@ http://127.0.0.1:{PORT} {
 		issuer %s {
 			jwks_url %s/jwks
 		}
+		audience api
 	}
 	respond "%s {http.auth.user.id}"
 }

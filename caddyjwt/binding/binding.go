@@ -29,6 +29,7 @@ import (
 
 	"github.com/obgate/obgate/caddyjwt/internal/strictjson"
 	"github.com/obgate/obgate/caddyjwt/verify"
+	"github.com/obgate/obgate/replay/backend"
 )
 
 // Profile is a request-signing convention.
@@ -136,8 +137,9 @@ type Config struct {
 	// verify.DefaultLeeway; negative means none.
 	Leeway time.Duration
 
-	// Replay, when set, refuses a signed request seen before within its lifetime.
-	Replay ReplayCache
+	// Replay, when set, refuses a signed request seen before within its lifetime, and one that
+	// stays valid for longer than backend.MaxLifetime.
+	Replay ReplayStore
 
 	// ReplayWindow is how long a signature without a lifetime of its own (detached profile) is
 	// remembered. Zero means DefaultReplayWindow.
@@ -179,7 +181,7 @@ type Binder struct {
 	issuerHdr  string
 	understood []string
 	leeway     time.Duration
-	replay     ReplayCache
+	replay     ReplayStore
 	window     time.Duration
 	clock      func() time.Time
 }
@@ -248,6 +250,9 @@ func New(v *verify.Verifier, c Config) (*Binder, error) {
 	}
 	if b.window <= 0 {
 		b.window = DefaultReplayWindow
+	}
+	if b.window > backend.MaxLifetime {
+		return nil, fmt.Errorf("replay window: at most %v", backend.MaxLifetime)
 	}
 	if b.clock == nil {
 		b.clock = time.Now
@@ -321,17 +326,8 @@ func (b *Binder) Accept(ctx context.Context, token []byte, req *Request) (*Resul
 	if err != nil || b.replay == nil {
 		return res, err
 	}
-	until := res.Expires
-	if until.IsZero() {
-		until = b.clock().Add(b.window)
-	}
-	seen, err := b.replay.Remember(ctx, replayID(token, req.Body), until)
-	if err != nil {
-		// A replay store that cannot answer must not let a possible replay through.
-		return nil, verify.Reject(verify.ReasonReplayed, err)
-	}
-	if seen {
-		return nil, verify.Reject(verify.ReasonReplayed, nil)
+	if err := b.claim(ctx, replayID(token, req.Body), res.Expires); err != nil {
+		return nil, err
 	}
 	return res, nil
 }

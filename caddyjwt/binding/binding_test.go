@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"os/exec"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/obgate/obgate/caddyjwt/keys"
 	"github.com/obgate/obgate/caddyjwt/verify"
 	"github.com/obgate/obgate/internal/jwttest"
+	"github.com/obgate/obgate/replay/backend"
 )
 
 var testNow = time.Unix(1_700_000_000, 0)
@@ -302,6 +305,9 @@ func TestOBJWS(t *testing.T) {
 		{"iat older than leeway refused", "", f.sign(with(v314, obIAT, testNow.Add(-31*time.Second).Unix()), body, true), verify.ReasonTooOld, ""},
 		{"iat in the future refused", "", f.sign(with(v314, obIAT, testNow.Add(31*time.Second).Unix()), body, true), verify.ReasonIssuedInFuture, ""},
 		{"iat as string refused", "", f.sign(with(v314, obIAT, "1700000000"), body, true), verify.ReasonBadTime, obIAT},
+		// 1e12 s overflows time.Duration's nanoseconds: it must read as the far future it is.
+		{"iat far in the future refused as future, not wrapped", "", f.sign(with(v314, obIAT, int64(1e12)), body, true), verify.ReasonIssuedInFuture, ""},
+		{"iat at the largest accepted value refused as future", "", f.sign(with(v314, obIAT, int64(1<<40)), body, true), verify.ReasonIssuedInFuture, ""},
 		{"missing iat refused", "", f.sign(with(v314, obIAT, nil, "crit", []string{obISS, obTAN}), body, true), verify.ReasonMissingClaim, obIAT},
 		{"missing iss refused", "", f.sign(with(v314, obISS, nil, "crit", []string{obIAT, obTAN}), body, true), verify.ReasonMissingClaim, obISS},
 		{"unknown trust anchor refused", "", f.sign(with(v314, obTAN, "evil.example"), body, true), verify.ReasonUnknownIssuer, "trust anchor"},
@@ -371,7 +377,7 @@ func TestDetachedProfile(t *testing.T) {
 
 func TestReplay(t *testing.T) {
 	f := newFixture(t)
-	cache := NewMemory(10, fixedClock)
+	cache := backend.NewMemory(10, fixedClock)
 	b := f.binder(Config{Profile: ProfileTokenIO, Replay: cache})
 	req := request()
 	tok := f.sign(tokenioHeader(f, "anon"), req.Body, true)
@@ -398,18 +404,70 @@ func TestReplay(t *testing.T) {
 	wantReason(t, err, verify.ReasonReplayed, "")
 }
 
-type failingCache struct{}
+// failingStore fails every claim with err.
+type failingStore struct{ err error }
 
-func (failingCache) Remember(context.Context, [32]byte, time.Time) (bool, error) {
-	return false, errors.New("store down")
-}
+func (s failingStore) Claim(context.Context, [32]byte, time.Time) error { return s.err }
 
+// TestReplayStoreFailureRejects: a store that cannot tell (full, unreachable, any unknown error)
+// refuses the request with 503 and a Retry-After; a store that says "replayed" gives 401.
 func TestReplayStoreFailureRejects(t *testing.T) {
 	f := newFixture(t)
-	b := f.binder(Config{Profile: ProfileTokenIO, Replay: failingCache{}})
 	req := request()
-	_, err := b.Accept(context.Background(), f.sign(tokenioHeader(f, "anon"), req.Body, true), req)
-	wantReason(t, err, verify.ReasonReplayed, "")
+	tok := f.sign(tokenioHeader(f, "anon"), req.Body, true)
+	full := backend.NewMemory(1, fixedClock)
+	if err := full.Claim(context.Background(), [32]byte{1}, testNow.Add(3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		store  ReplayStore
+		reason verify.Reason
+		retry  time.Duration
+	}{
+		{"unavailable store refused 503", failingStore{fmt.Errorf("%w: dial tcp: refused", backend.ErrUnavailable)}, verify.ReasonReplayUnavailable, time.Second},
+		{"unknown store error refused 503", failingStore{errors.New("store down")}, verify.ReasonReplayUnavailable, time.Second},
+		{"full store refused 503 until the oldest value expires", full, verify.ReasonReplayUnavailable, 3 * time.Minute},
+		{"replayed 401", failingStore{backend.ErrReplayed}, verify.ReasonReplayed, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := f.binder(Config{Profile: ProfileTokenIO, Replay: tc.store})
+			_, err := b.Accept(context.Background(), tok, req)
+			wantReason(t, err, tc.reason, "")
+			if got := verify.ReasonOf(err).Status(); tc.retry > 0 && got != 503 {
+				t.Errorf("status = %d, want 503", got)
+			}
+			if d, ok := verify.IsUnavailable(err); tc.retry > 0 && (!ok || d != tc.retry) {
+				t.Errorf("IsUnavailable() = %v, %v, want %v, true", d, ok, tc.retry)
+			}
+		})
+	}
+}
+
+// TestReplayRefusesLifetimesTheStoreCannotHold: a tokenio signature whose exp lies further ahead
+// than the store remembers anything is refused when replay protection is on (it could be replayed
+// once the store forgot it), and never reaches the store; without replay it still verifies.
+func TestReplayRefusesLifetimesTheStoreCannotHold(t *testing.T) {
+	f := newFixture(t)
+	req := request()
+	for _, exp := range []int64{
+		testNow.Add(backend.MaxLifetime + time.Hour).UnixMilli(),
+		math.MaxInt64 / int64(time.Millisecond), // the largest exp the profile reads
+	} {
+		h := tokenioHeader(f, "anon")
+		h["exp"] = exp
+		tok := f.sign(h, req.Body, true)
+		store := backend.NewMemory(10, fixedClock)
+		b := f.binder(Config{Profile: ProfileTokenIO, Replay: store})
+		_, err := b.Accept(context.Background(), tok, req)
+		wantReason(t, err, verify.ReasonLifetimeTooLong, "")
+		if n := store.Len(); n != 0 {
+			t.Errorf("exp %d: the store holds %d values, want none", exp, n)
+		}
+		if _, err := f.binder(Config{Profile: ProfileTokenIO}).Accept(context.Background(), tok, req); err != nil {
+			t.Errorf("exp %d without replay: %v, want success", exp, err)
+		}
+	}
 }
 
 func TestNewRejectsMisconfiguration(t *testing.T) {

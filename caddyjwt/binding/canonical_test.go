@@ -1,12 +1,9 @@
 package binding
 
 import (
-	"context"
-	"crypto/sha256"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestHostMatches(t *testing.T) {
@@ -164,45 +161,4 @@ func FuzzHostMatches(f *testing.F) {
 			t.Fatalf("hostMatches(%q, upper case) = false", a)
 		}
 	})
-}
-
-func TestMemoryReplayCache(t *testing.T) {
-	now := time.Unix(1000, 0)
-	clock := func() time.Time { return now }
-	m := NewMemory(2, clock)
-	id := func(b byte) [sha256.Size]byte { return [sha256.Size]byte{b} }
-	ctx := context.Background()
-	remember := func(b byte, ttl time.Duration) bool {
-		t.Helper()
-		seen, err := m.Remember(ctx, id(b), now.Add(ttl))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return seen
-	}
-	if remember(1, time.Minute) {
-		t.Fatal("first sight reported as seen")
-	}
-	if !remember(1, time.Minute) {
-		t.Fatal("second sight within lifetime not reported")
-	}
-	if remember(9, -time.Second) || m.Len() != 1 {
-		t.Fatalf("an already expired entry was stored: len %d", m.Len())
-	}
-	now = now.Add(time.Minute)
-	if remember(1, time.Minute) {
-		t.Fatal("entry outlived its expiry")
-	}
-	remember(2, 2*time.Minute)
-	remember(3, 3*time.Minute) // full: the entry closest to expiry (1) goes
-	if n := m.Len(); n != 2 {
-		t.Fatalf("Len() = %d, want the bound 2", n)
-	}
-	if !remember(3, 3*time.Minute) || !remember(2, 2*time.Minute) {
-		t.Fatal("live entries were dropped instead of the one closest to expiry")
-	}
-	now = now.Add(time.Hour)
-	if n := m.Len(); n != 0 {
-		t.Fatalf("Len() after expiry = %d, want 0", n)
-	}
 }

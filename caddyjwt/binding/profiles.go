@@ -126,5 +126,8 @@ func obIssuedAt(h map[string]any) (time.Time, error) {
 	if err != nil || math.IsNaN(f) || f < 0 || f > 1<<40 {
 		return time.Time{}, &verify.Error{Reason: verify.ReasonBadTime, Detail: obIAT}
 	}
-	return time.Unix(0, 0).Add(time.Duration(f * float64(time.Second))), nil
+	// Whole seconds and nanoseconds apart: f seconds as one time.Duration overflows from about
+	// 9.2e9 s (year 2262) and would wrap to a time in the past.
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*float64(time.Second))), nil
 }

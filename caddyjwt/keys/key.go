@@ -35,6 +35,13 @@ type Key struct {
 	// Origin says where the key came from (a file path or a URL), for log lines and error messages.
 	Origin string
 
+	// NoKID reports that the key has no kid of its own: a PEM key or certificate configured
+	// without one, or a JWK without "kid". ID is then its thumbprint, which still selects it
+	// exactly, and the key also verifies a token whatever kid the token names, as long as it fits
+	// the token's algorithm (the rule Envoy's jwt_verify_lib follows). The zero value, false, is a
+	// key chosen by exact kid match only.
+	NoKID bool
+
 	// rsa is an RSA key's modulus prepared for verification when the key was loaded, so that no
 	// request pays for it; nil for other keys, for keys crypto/rsa must verify itself, and for a
 	// Key built as a literal (which then verifies through crypto/rsa).
@@ -80,10 +87,11 @@ func newKey(pub any, kid, restrictTo, origin string) (Key, error) {
 	if err != nil {
 		return Key{}, err
 	}
-	if kid == "" {
+	noKID := kid == ""
+	if noKID {
 		kid = tp
 	}
-	k := Key{ID: kid, Public: pub, Algorithms: algs, Thumbprint: tp, Origin: origin}
+	k := Key{ID: kid, Public: pub, Algorithms: algs, Thumbprint: tp, Origin: origin, NoKID: noKID}
 	if rk, ok := pub.(*rsa.PublicKey); ok {
 		k.rsa = rsaverify.Prepare(rk) // once per key load, never per request
 	}

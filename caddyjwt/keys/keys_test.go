@@ -485,3 +485,60 @@ func TestUnavailableError(t *testing.T) {
 		t.Errorf("UnavailableError = %v, want it to wrap its cause and name its origin", err)
 	}
 }
+
+// TestKeysWithoutKIDAreMarked: a key configured without a kid of its own (a PEM key or
+// certificate without <kid>, a JWK without kid) is NoKID and known by its thumbprint; a kid given
+// in config or in the JWK makes it an exact-match key. Sets list the NoKID keys apart.
+func TestKeysWithoutKIDAreMarked(t *testing.T) {
+	f := keyFixture(t)
+	dir := t.TempDir()
+	load := func(path, kid string) keys.Key {
+		t.Helper()
+		ks, err := keys.LoadFile(path, kid)
+		if err != nil || len(ks) != 1 {
+			t.Fatalf("LoadFile(%s, %q) = %v, %v", path, kid, ks, err)
+		}
+		return ks[0]
+	}
+	jwkFile := func(withKID bool) string {
+		m := f.p256.JWK(t, false)
+		if !withKID {
+			delete(m, "kid")
+		}
+		b, _ := json.Marshal(m)
+		p := filepath.Join(dir, "k.jwk")
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pemKey := load(f.p256.PublicPEM(t, dir), "")
+	for _, tc := range []struct {
+		name      string
+		key       keys.Key
+		wantNoKID bool
+		wantID    string
+	}{
+		{"PEM key without kid", pemKey, true, pemKey.Thumbprint},
+		{"certificate without kid", load(f.p256.CertificatePEM(t, dir, "c"), ""), true, pemKey.Thumbprint},
+		{"PEM key with a configured kid", load(f.p256.PublicPEM(t, dir), "ops-1"), false, "ops-1"},
+		{"JWK without kid", load(jwkFile(false), ""), true, pemKey.Thumbprint},
+		{"JWK with kid", load(jwkFile(true), ""), false, f.p256.KID},
+		{"JWK without kid given a kid in config", load(jwkFile(false), "ops-2"), false, "ops-2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.key.NoKID != tc.wantNoKID || tc.key.ID != tc.wantID {
+				t.Errorf("NoKID %v, ID %q; want NoKID %v, ID %q", tc.key.NoKID, tc.key.ID, tc.wantNoKID, tc.wantID)
+			}
+		})
+	}
+	named := load(f.p384.PublicPEM(t, dir), "ops-3")
+	s := keys.NewSet(named, pemKey)
+	if got := s.WithoutKID(); len(got) != 1 || got[0].ID != pemKey.ID {
+		t.Errorf("WithoutKID() = %v, want only the PEM key without kid", got)
+	}
+	var nilSet *keys.Set
+	if nilSet.WithoutKID() != nil {
+		t.Error("nil Set has keys without kid")
+	}
+}

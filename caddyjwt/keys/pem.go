@@ -35,7 +35,7 @@ func LoadFile(path, kid string) ([]Key, error) {
 		if len(ks) != 1 {
 			return nil, fmt.Errorf("a kid can only be given for a file with one key, this one has %d", len(ks))
 		}
-		ks[0].ID = kid
+		ks[0].ID, ks[0].NoKID = kid, false
 	}
 	return ks, nil
 }

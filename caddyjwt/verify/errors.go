@@ -93,6 +93,12 @@ const (
 	ReasonBodyTooLarge
 	// ReasonReplayed means the signature was seen before within its lifetime.
 	ReasonReplayed
+	// ReasonReplayUnavailable means the single-use store cannot tell whether the signature was
+	// seen before (full of live values, or unreachable): 503 with Retry-After, never a pass.
+	ReasonReplayUnavailable
+	// ReasonLifetimeTooLong means the signature stays valid for longer than replay protection
+	// can remember it (more than the single-use store's maximum lifetime ahead).
+	ReasonLifetimeTooLong
 
 	reasonCount
 )
@@ -101,35 +107,37 @@ var reasonInfo = [reasonCount]struct {
 	name, desc string
 	status     int
 }{
-	ReasonUnknown:          {"unknown", "the token could not be verified", 401},
-	ReasonNoToken:          {"no_token", "no token was presented", 401},
-	ReasonMultipleTokens:   {"multiple_tokens", "more than one token was presented", 400},
-	ReasonHeaderNotEmpty:   {"header_not_empty", "a header that must be empty has a value", 400},
-	ReasonAmbiguousQuery:   {"ambiguous_query", "the query does not parse cleanly or repeats the token parameter in another spelling", 400},
-	ReasonTooLarge:         {"too_large", "the token is too large", 401},
-	ReasonMalformed:        {"malformed", "the token is not a well-formed compact JWS", 401},
-	ReasonDuplicateName:    {"duplicate_name", "the token repeats a JSON member name", 401},
-	ReasonBadHeader:        {"bad_header", "the token's JOSE header is invalid", 401},
-	ReasonCritUnsupported:  {"crit_unsupported", "the token's crit header names an unsupported extension", 401},
-	ReasonUnencodedPayload: {"unencoded_payload", "unencoded payloads (b64) are not accepted here", 401},
-	ReasonUnknownIssuer:    {"unknown_issuer", "the token's issuer is not trusted", 401},
-	ReasonAlgNotAllowed:    {"alg_not_allowed", "the token's signing algorithm is not allowed", 401},
-	ReasonUnknownKey:       {"unknown_kid", "the token's key ID is not known for its issuer", 401},
-	ReasonNoMatchingKey:    {"no_matching_key", "no key of the issuer fits the token", 401},
-	ReasonBadSignature:     {"bad_signature", "the token's signature is invalid", 401},
-	ReasonKeysUnavailable:  {"keys_unavailable", "the issuer's keys are temporarily unavailable", 503},
-	ReasonExpired:          {"expired", "the token is expired", 401},
-	ReasonMissingExp:       {"missing_exp", "the token has no exp claim", 401},
-	ReasonNotYetValid:      {"not_yet_valid", "the token is not valid yet (nbf)", 401},
-	ReasonIssuedInFuture:   {"issued_in_future", "the token was issued in the future (iat)", 401},
-	ReasonTooOld:           {"too_old", "the token is too old (iat)", 401},
-	ReasonBadTime:          {"bad_time", "a time claim is not a numeric date", 401},
-	ReasonWrongAudience:    {"wrong_audience", "the token is not meant for this audience", 401},
-	ReasonMissingClaim:     {"missing_claim", "a required claim is missing", 401},
-	ReasonClaimRule:        {"claim_rule", "the token lacks a required claim value", 403},
-	ReasonBindingMismatch:  {"binding_mismatch", "the signature does not match the request", 401},
-	ReasonBodyTooLarge:     {"body_too_large", "the request body is too large", 413},
-	ReasonReplayed:         {"replayed", "the signature was already used", 401},
+	ReasonUnknown:           {"unknown", "the token could not be verified", 401},
+	ReasonNoToken:           {"no_token", "no token was presented", 401},
+	ReasonMultipleTokens:    {"multiple_tokens", "more than one token was presented", 400},
+	ReasonHeaderNotEmpty:    {"header_not_empty", "a header that must be empty has a value", 400},
+	ReasonAmbiguousQuery:    {"ambiguous_query", "the query does not parse cleanly or repeats the token parameter in another spelling", 400},
+	ReasonTooLarge:          {"too_large", "the token is too large", 401},
+	ReasonMalformed:         {"malformed", "the token is not a well-formed compact JWS", 401},
+	ReasonDuplicateName:     {"duplicate_name", "the token repeats a JSON member name", 401},
+	ReasonBadHeader:         {"bad_header", "the token's JOSE header is invalid", 401},
+	ReasonCritUnsupported:   {"crit_unsupported", "the token's crit header names an unsupported extension", 401},
+	ReasonUnencodedPayload:  {"unencoded_payload", "unencoded payloads (b64) are not accepted here", 401},
+	ReasonUnknownIssuer:     {"unknown_issuer", "the token's issuer is not trusted", 401},
+	ReasonAlgNotAllowed:     {"alg_not_allowed", "the token's signing algorithm is not allowed", 401},
+	ReasonUnknownKey:        {"unknown_kid", "the token's key ID is not known for its issuer", 401},
+	ReasonNoMatchingKey:     {"no_matching_key", "no key of the issuer fits the token", 401},
+	ReasonBadSignature:      {"bad_signature", "the token's signature is invalid", 401},
+	ReasonKeysUnavailable:   {"keys_unavailable", "the issuer's keys are temporarily unavailable", 503},
+	ReasonExpired:           {"expired", "the token is expired", 401},
+	ReasonMissingExp:        {"missing_exp", "the token has no exp claim", 401},
+	ReasonNotYetValid:       {"not_yet_valid", "the token is not valid yet (nbf)", 401},
+	ReasonIssuedInFuture:    {"issued_in_future", "the token was issued in the future (iat)", 401},
+	ReasonTooOld:            {"too_old", "the token is too old (iat)", 401},
+	ReasonBadTime:           {"bad_time", "a time claim is not a numeric date", 401},
+	ReasonWrongAudience:     {"wrong_audience", "the token is not meant for this audience", 401},
+	ReasonMissingClaim:      {"missing_claim", "a required claim is missing", 401},
+	ReasonClaimRule:         {"claim_rule", "the token lacks a required claim value", 403},
+	ReasonBindingMismatch:   {"binding_mismatch", "the signature does not match the request", 401},
+	ReasonBodyTooLarge:      {"body_too_large", "the request body is too large", 413},
+	ReasonReplayed:          {"replayed", "the signature was already used", 401},
+	ReasonReplayUnavailable: {"replay_unavailable", "replay protection is temporarily unavailable", 503},
+	ReasonLifetimeTooLong:   {"lifetime_too_long", "the token's lifetime is too long to be accepted once only", 401},
 }
 
 // String is the reason's stable snake_case name, for logs and metric labels.

@@ -14,7 +14,8 @@ import (
 // sooner.
 const MissWait = 2 * time.Second
 
-// maxCandidates bounds how many keys a token without kid is tried against, so that a token
+// maxCandidates bounds how many keys are tried by fit rather than by an exact kid match (a token
+// without kid, or the keys without a kid of their own for a token with one), so that a token
 // cannot make the gateway run many signature checks.
 const maxCandidates = 4
 
@@ -22,67 +23,146 @@ const maxCandidates = 4
 // The algorithm is the header's alg, already checked against the issuer's allowlist; a key is
 // used only for the algorithms it allows. It returns the key that verified.
 func checkSignature(ctx context.Context, is *issuer, jh joseHeader, input signingInput, sig []byte) (keys.Key, error) {
-	cands, err := candidates(ctx, is, jh)
-	if err != nil {
-		return keys.Key{}, err
+	s := selection{is: is, jh: jh, check: signatureCheck{alg: jh.alg, input: input, sig: sig}}
+	if !jh.hasKID {
+		return s.byFit()
 	}
-	check := signatureCheck{alg: jh.alg, input: input, sig: sig}
-	for _, k := range cands {
-		if check.verify(k) {
+	return s.byKID(ctx)
+}
+
+// selection is one token's walk over its issuer's keys (INTERFACE.md Wave 2, "Keys without a
+// kid", the rule of Envoy's jwt_verify_lib): a token naming kid k is tried with the keys whose ID
+// is k (a key's own kid, or the thumbprint of a key without one) and with the keys that have no
+// kid of their own and fit its algorithm; a token without kid with the keys that fit.
+type selection struct {
+	is    *issuer
+	jh    joseHeader
+	check signatureCheck
+
+	byFitTried  int                   // keys tried by fit, at most maxCandidates
+	tried       [maxCandidates]string // thumbprints of the keys tried by fit
+	unavailable error                 // the last source that could not answer
+	unfit       bool                  // a key with the token's kid does not allow its alg
+	exact       bool                  // some source holds a key with the token's kid
+	triedAny    bool                  // at least one signature check ran
+}
+
+// byFit verifies a token without kid with the keys that fit its algorithm, in source order.
+func (s *selection) byFit() (keys.Key, error) {
+	for _, src := range s.is.sources {
+		set, err := src.Keys()
+		if err != nil {
+			s.unavailable = err
+			continue
+		}
+		if k, ok := s.tryFitting(set.Keys()); ok {
 			return k, nil
 		}
 	}
-	return keys.Key{}, Reject(ReasonBadSignature, nil)
+	switch {
+	case s.triedAny:
+		return keys.Key{}, Reject(ReasonBadSignature, nil)
+	case s.unavailable != nil:
+		return keys.Key{}, Reject(ReasonKeysUnavailable, s.unavailable)
+	}
+	return keys.Key{}, Reject(ReasonNoMatchingKey, nil)
 }
 
-// candidates returns the keys a token may have been signed with: with a kid, exactly that key of
-// the issuer's sources (no fallback to other keys); without one, the keys that fit the algorithm
-// (seed 001: "validate by kid, else the configured certificate").
-func candidates(ctx context.Context, is *issuer, jh joseHeader) ([]keys.Key, error) {
-	var unavailable error
-	var out []keys.Key
-	for _, src := range is.sources {
+// byKID verifies a token with a kid: first the exact matches of every source, then the keys
+// without a kid of their own; only when no source holds the kid at all does a source that can
+// refresh (a JWKS cache) get one chance to learn it.
+func (s *selection) byKID(ctx context.Context) (keys.Key, error) {
+	var buf [4]*keys.Set
+	sets := buf[:0]
+	for _, src := range s.is.sources {
 		set, err := src.Keys()
 		if err != nil {
-			unavailable = err
-			continue
+			s.unavailable = err
+			set = nil
 		}
-		if jh.hasKID {
-			k, ok := set.Lookup(jh.kid)
-			if !ok {
-				k, ok, err = lookupAfterMiss(ctx, src, jh.kid)
-				if err != nil {
-					unavailable = err
-				}
-			}
-			if ok {
-				if !k.Allows(jh.alg) {
-					return nil, Reject(ReasonAlgNotAllowed, errors.New("algorithm does not fit the key"))
-				}
-				return []keys.Key{k}, nil
-			}
-			continue
-		}
-		for _, k := range set.Keys() {
-			if k.Allows(jh.alg) && len(out) < maxCandidates {
-				out = append(out, k)
-			}
+		sets = append(sets, set)
+	}
+	for _, set := range sets {
+		if k, ok := s.tryExact(set); ok {
+			return k, nil
 		}
 	}
-	if len(out) > 0 {
-		return out, nil
+	for _, set := range sets {
+		if k, ok := s.tryFitting(set.WithoutKID()); ok {
+			return k, nil
+		}
 	}
-	if unavailable != nil {
-		return nil, Reject(ReasonKeysUnavailable, unavailable)
+	if !s.exact {
+		for i, src := range s.is.sources {
+			if sets[i] == nil {
+				continue // unavailable: KeysAfterMiss would say so again
+			}
+			set, err := keysAfterMiss(ctx, src, s.jh.kid)
+			if err != nil {
+				s.unavailable = err
+				continue
+			}
+			if set == nil || set == sets[i] {
+				continue
+			}
+			if k, ok := s.tryExact(set); ok {
+				return k, nil
+			}
+			if k, ok := s.tryFitting(set.WithoutKID()); ok {
+				return k, nil
+			}
+		}
 	}
-	if jh.hasKID {
-		return nil, Reject(ReasonUnknownKey, nil)
+	switch {
+	case s.exact && s.triedAny:
+		return keys.Key{}, Reject(ReasonBadSignature, nil)
+	case s.unavailable != nil && !s.exact:
+		return keys.Key{}, Reject(ReasonKeysUnavailable, s.unavailable)
+	case s.triedAny:
+		return keys.Key{}, Reject(ReasonBadSignature, nil)
+	case s.unfit:
+		return keys.Key{}, Reject(ReasonAlgNotAllowed, errors.New("algorithm does not fit the key"))
 	}
-	return nil, Reject(ReasonNoMatchingKey, nil)
+	return keys.Key{}, Reject(ReasonUnknownKey, &UnknownKIDError{UnverifiedKID: s.jh.kid, sources: s.is.sources})
+}
+
+// tryExact verifies with the key whose ID is the token's kid, when set holds one that fits.
+func (s *selection) tryExact(set *keys.Set) (keys.Key, bool) {
+	k, ok := set.Lookup(s.jh.kid)
+	if !ok {
+		return keys.Key{}, false
+	}
+	s.exact = true
+	if !k.Allows(s.jh.alg) {
+		s.unfit = true
+		return keys.Key{}, false
+	}
+	s.triedAny = true
+	return k, s.check.verify(k)
+}
+
+// tryFitting verifies with the keys of ks that fit the algorithm and were not tried yet, within
+// the maxCandidates bound.
+func (s *selection) tryFitting(ks []keys.Key) (keys.Key, bool) {
+	for _, k := range ks {
+		if s.byFitTried == maxCandidates {
+			return keys.Key{}, false
+		}
+		if !k.Allows(s.jh.alg) || (s.jh.hasKID && k.ID == s.jh.kid) || slices.Contains(s.tried[:s.byFitTried], k.Thumbprint) {
+			continue // not fit, already tried as the exact match, or already tried
+		}
+		s.tried[s.byFitTried] = k.Thumbprint
+		s.byFitTried++
+		s.triedAny = true
+		if s.check.verify(k) {
+			return k, true
+		}
+	}
+	return keys.Key{}, false
 }
 
 // exactlyOneKeyFits fails unless exactly one key held by the issuer's sources fits alg. Sources
-// that cannot answer are left to candidates, which reports them.
+// that cannot answer are left to checkSignature, which reports them.
 func (is *issuer) exactlyOneKeyFits(alg string) error {
 	n := 0
 	for _, src := range is.sources {
@@ -102,21 +182,17 @@ func (is *issuer) exactlyOneKeyFits(alg string) error {
 	return nil
 }
 
-// lookupAfterMiss gives a source that can refresh (a JWKS cache) one chance to learn the kid.
-func lookupAfterMiss(ctx context.Context, src keys.Source, kid string) (keys.Key, bool, error) {
+// keysAfterMiss gives a source that can refresh (a JWKS cache) one chance to learn the kid; it
+// returns nil for a source that cannot.
+func keysAfterMiss(ctx context.Context, src keys.Source, kid string) (*keys.Set, error) {
 	mh, ok := src.(keys.MissHandler)
 	if !ok {
-		return keys.Key{}, false, nil
+		return nil, nil
 	}
 	// Bounded here, where it is needed, rather than on every request by the caller.
 	ctx, cancel := context.WithTimeout(ctx, MissWait)
 	defer cancel()
-	set, err := mh.KeysAfterMiss(ctx, kid)
-	if err != nil {
-		return keys.Key{}, false, err
-	}
-	k, ok := set.Lookup(kid)
-	return k, ok, nil
+	return mh.KeysAfterMiss(ctx, kid)
 }
 
 // allowedAlgorithm reports whether alg may be used for the issuer at all. "none" never is.

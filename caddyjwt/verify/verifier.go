@@ -175,9 +175,20 @@ func (v *Verifier) verify(ctx context.Context, token []byte, verified func(*issu
 	return res, nil
 }
 
-// IsUnavailable reports whether err means the keys could not be had, and when to retry.
+// IsUnavailable reports whether err means the keys (or the replay store) could not be had, and
+// when to retry.
 func IsUnavailable(err error) (time.Duration, bool) {
-	if ReasonOf(err) != ReasonKeysUnavailable {
+	switch ReasonOf(err) {
+	case ReasonKeysUnavailable:
+	case ReasonReplayUnavailable:
+		if ra, ok := errors.AsType[interface {
+			error
+			RetryAfter() time.Duration
+		}](err); ok && ra.RetryAfter() > 0 {
+			return ra.RetryAfter(), true
+		}
+		return time.Second, true
+	default:
 		return 0, false
 	}
 	var ue *keys.UnavailableError
