@@ -390,3 +390,46 @@ func keyOf(t *testing.T, s *jwttest.Signer) keys.Key {
 	}
 	return ks[0]
 }
+
+// TestKeyWithoutKIDVerifiesWhateverTheAssertionNames follows the Wave 2 rule for client keys: a
+// PEM key configured without a kid verifies an assertion whatever its kid says; a key configured
+// with a kid is chosen by that kid only.
+func TestKeyWithoutKIDVerifiesWhateverTheAssertionNames(t *testing.T) {
+	s := jwttest.NewEC(t, "ES256")
+	dir := t.TempDir()
+	path := s.PublicPEM(t, dir)
+	now := time.Now()
+	for _, tc := range []struct {
+		name, configuredKID string
+		ok                  bool
+	}{
+		{"kid-less key", "", true},
+		{"key with another kid", "k1", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ks, err := keys.LoadFile(path, tc.configuredKID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := grant.Options{Issuer: issuer, Audience: []string{"api"}, Minter: &jsonMinter{}, Replay: &memoryClaimer{},
+				DNMatches: func(*x509.Certificate, string) bool { return false }}
+			c, err := grant.NewClient(grant.ClientSpec{ID: "c", Method: grant.MethodPrivateKeyJWT, Keys: []keys.Source{keys.NewStatic(ks...)}}, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts.Clients = grant.StaticClients{"c": c}
+			ep, err := grant.New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := s.Token(t, map[string]any{"iss": "c", "sub": "c", "aud": issuer, "jti": "j", "exp": now.Add(time.Minute).Unix()}, map[string]any{"kid": "renamed-by-the-client"})
+			_, err = ep.Grant(context.Background(), &grant.Request{GrantType: "client_credentials", AssertionType: grant.AssertionTypeJWTBearer, Assertion: a}, grant.Presented{})
+			if tc.ok && err != nil {
+				t.Fatalf("Grant() error = %v, want a token", err)
+			}
+			if !tc.ok {
+				expectCode(t, err, 401, grant.CodeInvalidClient)
+			}
+		})
+	}
+}
