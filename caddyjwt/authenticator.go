@@ -24,6 +24,7 @@ type authenticator struct {
 	userClaim    string
 	realm        string
 	logger       *zap.Logger
+	certBinding  certBinding
 	remote       *remoteLeases // the remote key caches in use; released by Cleanup
 	unname       func()        // removes the jwt_check name, if any; called by Cleanup
 }
@@ -45,7 +46,7 @@ func (c *Config) provision(ctx caddy.Context, logger *zap.Logger) (*authenticato
 		return nil, err
 	}
 	remote := new(remoteLeases)
-	p, err := c.policy(caddy.NewReplacer(), withRegistry(ctx, remoteSources(ctx, logger, remote)))
+	p, err := c.policy(caddy.NewReplacer(), withSigner(ctx, withRegistry(ctx, remoteSources(ctx, logger, remote))))
 	if err != nil {
 		remote.release()
 		return nil, err
@@ -61,6 +62,7 @@ func (c *Config) provision(ctx caddy.Context, logger *zap.Logger) (*authenticato
 		requireEmpty: c.RequireEmpty,
 		userClaim:    c.UserClaim,
 		realm:        c.Realm,
+		certBinding:  certBinding{required: c.RequireCertBinding, header: c.ClientCertHeader},
 		logger:       logger,
 		remote:       remote,
 	}
@@ -79,6 +81,10 @@ func (a *authenticator) authenticate(r *http.Request) (*verify.Result, error) {
 		return nil, err
 	}
 	res, err := a.verifier.Verify(r.Context(), []byte(tok))
+	if err == nil {
+		// After the signature, on every request (a verified-cache hit included): RFC 8705 §3.
+		err = a.certBinding.check(r, res.Claims)
+	}
 	observeVerification(err)
 	if err != nil {
 		a.logRejection(r, tok, err)

@@ -26,6 +26,7 @@ func init() {
 //			registry <counterparty...>
 //			algorithms <alg...>
 //			audience <aud...> | any
+//			signer <name>
 //		}
 //		audience <aud...> | any
 //		leeway <duration>
@@ -41,6 +42,8 @@ func init() {
 //		max_token_size <size>
 //		name <id>
 //		verified_cache <entries>
+//		require_cert_binding
+//		client_cert_header <header>
 //	}
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	var j JWTAuth
@@ -106,6 +109,13 @@ func (c *Config) unmarshalBlock(d *caddyfile.Dispenser) error {
 					return d.Errf("verified_cache: want a positive number of tokens, not %q", n)
 				}
 			}
+		case "require_cert_binding":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			c.RequireCertBinding = true
+		case "client_cert_header":
+			err = caddyfileargs.One(d, &c.ClientCertHeader)
 		case "max_token_size":
 			var n int64
 			n, err = caddyfileargs.Size(d, c.MaxTokenSize != 0, 1<<20)
@@ -154,6 +164,8 @@ func (c *Config) unmarshalIssuer(d *caddyfile.Dispenser) error {
 			ic.Algorithms, err = caddyfileargs.List(d, ic.Algorithms)
 		case "audience":
 			err = unmarshalAudience(d, &ic.Audience, &ic.AnyAudience)
+		case "signer":
+			err = caddyfileargs.One(d, &ic.Signer)
 		default:
 			return d.Errf("issuer %s: unrecognized subdirective: %s", ic.Issuer, d.Val())
 		}

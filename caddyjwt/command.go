@@ -26,7 +26,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "jwt",
-		Usage: "mint --key <private.pem> --iss <issuer> [--aud <aud>] [--sub <sub>] [--ttl <duration>] [--claim name=value]",
+		Usage: "mint | inspect | sign-request (see caddy jwt <subcommand> --help)",
 		Short: "Tools for obgate's JWT modules",
 		Long: `
 Tools for obgate's JWT modules.
@@ -38,9 +38,16 @@ out: for example with the demo key of Caddyfile.example,
 
 The kid is the key's RFC 7638 thumbprint unless --kid is given, which is also the kid obgate
 gives a PEM public key that has none. The algorithm follows the key (RS256, ES256/384/512,
-EdDSA) unless --alg is given. The token goes to standard output.`,
+EdDSA) unless --alg is given. The token goes to standard output.
+
+"caddy jwt inspect <token>" decodes a token without verifying it (header, claims, times and
+warnings); "caddy jwt inspect --key <file>" prints each key's type, default algorithms and
+RFC 7638 thumbprint kid.
+
+"caddy jwt sign-request" makes the signature request_signature checks (profiles tokenio,
+ob_jws, detached) for a method, URL and body, so a signed-request site can be tried with curl.`,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(mintCommand())
+			cmd.AddCommand(mintCommand(), inspectCommand(), signRequestCommand())
 		},
 	})
 }

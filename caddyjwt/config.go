@@ -71,6 +71,18 @@ type Config struct {
 	// the claims are checked again on every request. Each entry holds the token's claims.
 	// Default: 0, no cache.
 	VerifiedCache int `json:"verified_cache,omitempty"`
+
+	// RequireCertBinding rejects (401 invalid_token) tokens that carry no cnf x5t#S256. Whether
+	// or not it is set, a token that carries one is accepted only with that client certificate
+	// (RFC 8705 §3). Default: false.
+	RequireCertBinding bool `json:"require_cert_binding,omitempty"`
+
+	// ClientCertHeader names a request header from which the client certificate is taken, in the
+	// RFC 9440 Client-Cert form (":<base64 DER>:"), when TLS ends at a proxy in front of the
+	// gateway. It is honoured only on requests from the server's trusted_proxies, and a client
+	// certificate on the TLS connection itself wins. Default: none (only the TLS connection's
+	// verified certificate counts).
+	ClientCertHeader string `json:"client_cert_header,omitempty"`
 }
 
 // IssuerConfig is one trusted issuer and where its keys are.
@@ -105,6 +117,10 @@ type IssuerConfig struct {
 	// says (Caddyfile: `audience any` in the issuer block). It cannot be combined with Audience.
 	// Default: false.
 	AnyAudience bool `json:"any_audience,omitempty"`
+
+	// Signer names a local jwt_signer (global option) whose published keys verify this issuer's
+	// tokens: read from memory, no network, following its key rotations. Default: none.
+	Signer string `json:"signer,omitempty"`
 }
 
 // KeyFile is a local file holding one or more public keys.
@@ -189,6 +205,16 @@ func (ic *IssuerConfig) issuer(repl *caddy.Replacer, remote remoteSourceFunc) (v
 		src, err := remote(u.kind, repl.ReplaceKnown(u.url, ""), ic.Issuer)
 		if err != nil {
 			return is, fmt.Errorf("issuer %q: %s: %w", ic.Issuer, u.kind, err)
+		}
+		is.Sources = append(is.Sources, src)
+	}
+	if ic.Signer != "" {
+		if remote == nil {
+			return is, fmt.Errorf("issuer %q: signer: local signers are not available here", ic.Issuer)
+		}
+		src, err := remote("signer", ic.Signer, ic.Issuer)
+		if err != nil {
+			return is, fmt.Errorf("issuer %q: signer %s: %w", ic.Issuer, ic.Signer, err)
 		}
 		is.Sources = append(is.Sources, src)
 	}

@@ -29,6 +29,10 @@ func (b *Binder) checkTokenIO(h map[string]any, req *Request, now time.Time) (ti
 	}
 	expires := time.UnixMilli(expMS).Add(b.leeway)
 	if !now.Before(expires) {
+		if expMS < secondsLikeMillis {
+			// A signer that sent seconds: say which unit is expected, so the fix is visible.
+			return time.Time{}, &verify.Error{Reason: verify.ReasonExpired, Detail: expSecondsHint}
+		}
 		return time.Time{}, verify.Reject(verify.ReasonExpired, nil)
 	}
 	if m, ok := h["method"].(string); !ok || m != req.Method {
@@ -50,6 +54,13 @@ func (b *Binder) checkTokenIO(h map[string]any, req *Request, now time.Time) (ti
 	}
 	return expires, nil
 }
+
+// secondsLikeMillis is the bound under which a tokenio exp, read as milliseconds, most likely
+// holds seconds: 10^11 ms is March 1973, while 10^11 s lies more than 3000 years ahead.
+const secondsLikeMillis = 100_000_000_000
+
+// expSecondsHint is the description detail for such an exp (a fixed text, never the value).
+const expSecondsHint = "exp is in milliseconds since the epoch, and this one looks like seconds"
 
 // millis reads tokenio's exp: milliseconds since the epoch, as a JSON number or a numeric string
 // (seed 002 shows both). Fractions are refused: a millisecond timestamp is an integer.

@@ -100,6 +100,18 @@ const (
 	// can remember it (more than the single-use store's maximum lifetime ahead).
 	ReasonLifetimeTooLong
 
+	// Certificate-bound tokens (RFC 8705 §3).
+
+	// ReasonCertMissing means the token is bound to a client certificate (cnf x5t#S256) and the
+	// request presents none.
+	ReasonCertMissing
+	// ReasonCertMismatch means the request's client certificate is not the one the token is bound
+	// to, or the token's cnf claim is malformed.
+	ReasonCertMismatch
+	// ReasonNotCertBound means the policy requires certificate-bound tokens and this one carries no
+	// cnf x5t#S256.
+	ReasonNotCertBound
+
 	reasonCount
 )
 
@@ -138,6 +150,9 @@ var reasonInfo = [reasonCount]struct {
 	ReasonReplayed:          {"replayed", "the signature was already used", 401},
 	ReasonReplayUnavailable: {"replay_unavailable", "replay protection is temporarily unavailable", 503},
 	ReasonLifetimeTooLong:   {"lifetime_too_long", "the token's lifetime is too long to be accepted once only", 401},
+	ReasonCertMissing:       {"cert_missing", "the token is bound to a client certificate and none was presented", 401},
+	ReasonCertMismatch:      {"cert_mismatch", "the token is bound to another client certificate", 401},
+	ReasonNotCertBound:      {"not_cert_bound", "the token is not bound to a client certificate", 401},
 }
 
 // String is the reason's stable snake_case name, for logs and metric labels.
