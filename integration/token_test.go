@@ -136,6 +136,16 @@ https://localhost:{PORT} {
 	handle /api* {
 		jwt_auth {
 			issuer %[14]s {
+				signer main
+			}
+			audience %[15]s
+		}
+		respond "hello {http.auth.user.id} {http.auth.user.roles}"
+	}
+	# The same API for a verifier that knows the signer only by its published JWKS.
+	handle /remote-api* {
+		jwt_auth {
+			issuer %[14]s {
 				jwks_url http://127.0.0.1:%[16]d/
 			}
 			audience %[15]s
@@ -292,13 +302,19 @@ func refused(t *testing.T, r response, status int, code string) {
 	}
 }
 
-// api calls the API behind jwt_auth; while its JWKS cache has not fetched the signer's keys yet
-// (503 just after the config starts), it asks again, for at most 5 seconds.
+// api calls the API behind jwt_auth with `issuer { signer main }`.
 func (w *asWorld) api(cert *tls.Certificate, token string) response {
+	w.t.Helper()
+	return w.send(cert, "GET", "/api/accounts", nil, "Authorization", "Bearer "+token)
+}
+
+// remoteAPI calls the API whose jwt_auth has the signer's keys from its JWKS; while that cache
+// has not fetched them yet (503 just after the config starts), it asks again, for at most 5 s.
+func (w *asWorld) remoteAPI(cert *tls.Certificate, token string) response {
 	w.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		res := w.send(cert, "GET", "/api/accounts", nil, "Authorization", "Bearer "+token)
+		res := w.send(cert, "GET", "/remote-api/accounts", nil, "Authorization", "Bearer "+token)
 		if res.Status != http.StatusServiceUnavailable || time.Now().After(deadline) {
 			return res
 		}
@@ -335,8 +351,10 @@ func TestTokenPrivateKeyJWTIssuesAnRFC9068Token(t *testing.T) {
 			if _, bound := claims["cnf"]; bound {
 				t.Errorf("cnf = %v without a client certificate", claims["cnf"])
 			}
-			if res := w.api(nil, token); res.Status != 200 || res.Body != "hello pk-client reader,approver" {
-				t.Fatalf("API call = %d %q, want 200 hello pk-client reader,approver", res.Status, res.Body)
+			for _, call := range []func(*tls.Certificate, string) response{w.api, w.remoteAPI} {
+				if res := call(nil, token); res.Status != 200 || res.Body != "hello pk-client reader,approver" {
+					t.Fatalf("API call = %d %q, want 200 hello pk-client reader,approver", res.Status, res.Body)
+				}
 			}
 		})
 	}
@@ -356,6 +374,17 @@ func TestTokenTLSClientAuthIsCertificateBound(t *testing.T) {
 	}
 	if res := w.api(&w.client, token); res.Status != 200 {
 		t.Fatalf("API with the bound certificate = %d %s, want 200", res.Status, res.Body)
+	}
+	if res := w.remoteAPI(&w.client, token); res.Status != 200 {
+		t.Fatalf("API through the JWKS with the bound certificate = %d %s, want 200", res.Status, res.Body)
+	}
+	// RFC 8705 §3: a bound token without its certificate, or with another, is refused.
+	for name, cert := range map[string]*tls.Certificate{"no certificate": nil, "another certificate": &w.other} {
+		for _, call := range []func(*tls.Certificate, string) response{w.api, w.remoteAPI} {
+			if res := call(cert, token); res.Status != 401 || !strings.Contains(res.Header.Get("WWW-Authenticate"), "invalid_token") {
+				t.Errorf("API with %s = %d %q, want 401 invalid_token", name, res.Status, res.Header.Get("WWW-Authenticate"))
+			}
+		}
 	}
 	tampered := []byte(token)
 	tampered[len(tampered)-5] ^= 1
@@ -377,6 +406,9 @@ func TestTokenPrivateKeyJWTOverMutualTLSIsBound(t *testing.T) {
 	}
 	if res := w.api(&w.client, token); res.Status != 200 {
 		t.Fatalf("API = %d, want 200", res.Status)
+	}
+	if res := w.api(nil, token); res.Status != 401 {
+		t.Fatalf("API without the certificate = %d, want 401", res.Status)
 	}
 	// The other way: a private_key_jwt client cannot authenticate with its certificate alone,
 	// nor with an assertion signed by another key.
