@@ -106,7 +106,9 @@ func (a *SignerApp) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("jwt_signer %q: %w", name, err)
 		}
 		a.managers[name], a.runners[name] = r.m, r
-		a.leases = append(a.leases, key)
+		if key != "" {
+			a.leases = append(a.leases, key)
+		}
 	}
 	return nil
 }
@@ -115,6 +117,15 @@ func (a *SignerApp) Provision(ctx caddy.Context) error {
 func (a *SignerApp) lease(ctx caddy.Context, name string, sc *SignerConfig) (*runner, string, error) {
 	if sc == nil {
 		sc = new(SignerConfig)
+	}
+	if sc.Key != "" {
+		// Not pooled: nothing outlives the config (no storage, no loop), and reading the file on
+		// every config load picks up a replaced key.
+		m, err := sc.manager(name, nil, a.logger)
+		if err != nil {
+			return nil, "", err
+		}
+		return newRunner(m, a.logger), "", nil
 	}
 	storage := ctx.Storage()
 	key := poolKey(name, storage, sc)
@@ -143,8 +154,8 @@ func poolKey(name string, s certmagic.Storage, sc *SignerConfig) string {
 	if str, ok := s.(fmt.Stringer); ok {
 		id = fmt.Sprintf("%T:%s", s, str.String()) // FileStorage names its path: same path, same keys
 	}
-	return fmt.Sprintf("%s|%s|%s|%d|%d|%d|%d|%d|%s", name, id, sc.Algorithm, sc.RotateEvery, sc.JWKSMaxAge,
-		sc.RefreshInterval, sc.MaxTokenLifetime, sc.RSABits, sc.Key)
+	return fmt.Sprintf("%s|%s|%s|%d|%d|%d|%d|%d", name, id, sc.Algorithm, sc.RotateEvery, sc.JWKSMaxAge,
+		sc.RefreshInterval, sc.MaxTokenLifetime, sc.RSABits)
 }
 
 // manager builds the engine for one signer: an operator key, or a generated set in storage.

@@ -51,10 +51,14 @@ func (c *Config) provision(ctx caddy.Context, logger *zap.Logger) (*authenticato
 		remote.release()
 		return nil, err
 	}
+	p.OnCacheLookup = observeCacheLookup
 	v, err := verify.New(p)
 	if err != nil {
 		remote.release()
 		return nil, err
+	}
+	if c.VerifiedCache > 0 {
+		liveCaches.add(v) // for obgate_jwt_verified_cache_entries; removed by release
 	}
 	a := &authenticator{
 		verifier:     v,
@@ -78,6 +82,7 @@ func (c *Config) provision(ctx caddy.Context, logger *zap.Logger) (*authenticato
 func (a *authenticator) authenticate(r *http.Request) (*verify.Result, error) {
 	tok, err := extractToken(r, a.tokens, a.requireEmpty)
 	if err != nil {
+		observeVerification(err) // a missing token and the 400s are rejections too
 		return nil, err
 	}
 	res, err := a.verifier.Verify(r.Context(), []byte(tok))
@@ -101,12 +106,17 @@ func (a *authenticator) logRejection(r *http.Request, tok string, err error) {
 		return
 	}
 	sum := sha256.Sum256([]byte(tok))
-	c.Write(
+	fields := []zap.Field{
 		zap.Stringer("reason", verify.ReasonOf(err)),
 		zap.String("token_sha256_prefix", hex.EncodeToString(sum[:6])),
 		zap.String("remote_ip", r.RemoteAddr),
 		zap.Error(err),
-	)
+	}
+	if uk, ok := errors.AsType[*verify.UnknownKIDError](err); ok {
+		// The fix is visible: the kid the token names next to the kids its issuer has.
+		fields = append(fields, zap.String("token_kid", uk.ShownKID()), zap.Strings("known_kids", uk.KnownKIDs()))
+	}
+	c.Write(fields...)
 }
 
 // userID returns the user claim as a string, or "" when it is absent or not a scalar.

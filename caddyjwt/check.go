@@ -98,6 +98,11 @@ type verdict struct {
 	Issuer      string         `json:"issuer,omitempty"`
 	KeyID       string         `json:"kid,omitempty"`
 	Claims      map[string]any `json:"claims,omitempty"`
+
+	// TokenKID and KnownKIDs explain unknown_kid: the kid the token names and the key IDs its
+	// issuer holds (thumbprints for keys without a kid of their own).
+	TokenKID  string   `json:"token_kid,omitempty"`
+	KnownKIDs []string `json:"known_kids,omitempty"`
 }
 
 // rejected is the verdict on a rejection: the reason's name and its client-safe description.
@@ -106,7 +111,11 @@ func rejected(err error) verdict {
 	if !errors.As(err, &e) {
 		e = verify.Reject(verify.ReasonUnknown, err)
 	}
-	return verdict{Reason: e.Reason.String(), Description: e.Description()}
+	v := verdict{Reason: e.Reason.String(), Description: e.Description()}
+	if uk, ok := errors.AsType[*verify.UnknownKIDError](err); ok {
+		v.TokenKID, v.KnownKIDs = uk.ShownKID(), uk.KnownKIDs()
+	}
+	return v
 }
 
 // ServeHTTP answers a check request.

@@ -24,6 +24,7 @@ func (a *authenticator) release() {
 		return
 	}
 	a.remote.release()
+	liveCaches.remove(a.verifier)
 	if a.unname != nil {
 		a.unname()
 	}

@@ -1,6 +1,7 @@
 package caddyjwt
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,12 +29,20 @@ func extractToken(r *http.Request, locations []TokenLocation, requireEmpty []str
 		return "", err
 	}
 	var found []string
+	var hint *verify.Error // a header value in a scheme the config did not declare
 	for _, loc := range locations {
 		switch loc.From {
 		case "header":
 			for _, v := range r.Header.Values(loc.Name) {
 				if tok, ok := withScheme(v, loc.Scheme); ok {
+					if loc.Scheme == "" {
+						if rej := undeclaredScheme(loc, tok); rej != nil {
+							return "", rej
+						}
+					}
 					found = append(found, tok)
+				} else if hint == nil {
+					hint = otherScheme(loc, v)
 				}
 			}
 		case "cookie":
@@ -52,6 +61,9 @@ func extractToken(r *http.Request, locations []TokenLocation, requireEmpty []str
 	}
 	switch len(found) {
 	case 0:
+		if hint != nil {
+			return "", hint
+		}
 		return "", verify.Reject(verify.ReasonNoToken, nil)
 	case 1:
 		return found[0], nil
@@ -100,4 +112,52 @@ func withScheme(v, scheme string) (string, bool) {
 	}
 	tok := strings.TrimSpace(v[len(scheme):])
 	return tok, tok != ""
+}
+
+// knownSchemes are the HTTP authentication schemes a diagnostic may name (IANA HTTP
+// Authentication Scheme Registry, RFC 9110 §16.4, plus DPoP, RFC 9449). Only these are repeated
+// back: a description never echoes what the client sent.
+var knownSchemes = []string{"Basic", "Bearer", "Digest", "DPoP", "HOBA", "Mutual", "Negotiate", "OAuth", "PrivateToken", "SCRAM-SHA-1", "SCRAM-SHA-256", "vapid"}
+
+// schemeOf returns the known authentication scheme a header value starts with (followed by
+// whitespace), in its registered spelling, or "" when it starts with none.
+func schemeOf(v string) string {
+	v = strings.TrimLeft(v, " \t")
+	word, _, ok := strings.Cut(v, " ")
+	if w, _, okTab := strings.Cut(v, "\t"); okTab && (!ok || len(w) < len(word)) {
+		word, ok = w, true
+	}
+	if !ok {
+		return ""
+	}
+	for _, s := range knownSchemes {
+		if strings.EqualFold(word, s) {
+			return s
+		}
+	}
+	return ""
+}
+
+// undeclaredScheme refuses a value taken whole (`token header <name>` without a scheme) that
+// starts with an authentication scheme: a compact JWS never holds whitespace, so the client sent
+// "<scheme> <token>" where the config expects the bare token. The description names the fix.
+func undeclaredScheme(loc TokenLocation, v string) *verify.Error {
+	scheme := schemeOf(v)
+	if scheme == "" {
+		return nil
+	}
+	return &verify.Error{Reason: verify.ReasonMalformed, Detail: fmt.Sprintf(
+		"header %s starts with the scheme %s, which is not configured (token header %s %s takes it)", loc.Name, scheme, loc.Name, scheme)}
+}
+
+// otherScheme explains a header value that carries another scheme than the configured one, such
+// as "DPoP ..." where Bearer is expected: still no token (RFC 6750 §3.1), but the description says
+// why.
+func otherScheme(loc TokenLocation, v string) *verify.Error {
+	scheme := schemeOf(v)
+	if scheme == "" || loc.Scheme == "" {
+		return nil
+	}
+	return &verify.Error{Reason: verify.ReasonNoToken, Detail: fmt.Sprintf(
+		"header %s uses the scheme %s, not %s", loc.Name, scheme, loc.Scheme)}
 }

@@ -83,3 +83,43 @@ func FuzzWithScheme(f *testing.F) {
 		}
 	})
 }
+
+// TestExtractTokenNamesAnUndeclaredScheme: a header value in a scheme the config did not declare
+// is answered with a description that says so and names the fix; the description repeats only
+// registered scheme names, never what else the client sent.
+func TestExtractTokenNamesAnUndeclaredScheme(t *testing.T) {
+	bare := []TokenLocation{{From: "header", Name: "Authorization"}}
+	for _, tc := range []struct {
+		name      string
+		value     string
+		locations []TokenLocation
+		reason    verify.Reason
+		desc      string // "" = the reason's plain description
+	}{
+		{"Bearer value where the whole header is the token", "Bearer eyJ.x.y", bare, verify.ReasonMalformed,
+			"the token is not a well-formed compact JWS: header Authorization starts with the scheme Bearer, which is not configured (token header Authorization Bearer takes it)"},
+		{"lower-case bearer is named in its registered spelling", "bearer eyJ.x.y", bare, verify.ReasonMalformed,
+			"the token is not a well-formed compact JWS: header Authorization starts with the scheme Bearer, which is not configured (token header Authorization Bearer takes it)"},
+		{"DPoP where Bearer is configured", "DPoP eyJ.x.y", []TokenLocation{defaultTokenLocation}, verify.ReasonNoToken,
+			"no token was presented: header Authorization uses the scheme DPoP, not Bearer"},
+		{"an unregistered word is not repeated", "Secret-Scheme eyJ.x.y", []TokenLocation{defaultTokenLocation}, verify.ReasonNoToken,
+			"no token was presented"},
+		{"a bare token is still a token", "eyJ.x.y", bare, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Authorization", tc.value)
+			_, err := extractToken(r, tc.locations, nil)
+			if tc.reason == 0 {
+				if err != nil {
+					t.Fatalf("extractToken() error = %v, want the token", err)
+				}
+				return
+			}
+			e, ok := err.(*verify.Error)
+			if !ok || e.Reason != tc.reason || e.Description() != tc.desc {
+				t.Fatalf("extractToken() error = %v, want %v with description %q", err, tc.reason, tc.desc)
+			}
+		})
+	}
+}

@@ -116,6 +116,12 @@ func (w *mtlsWorld) instance(opts signing.Options) *signing.Manager {
 	if err := m.Refresh(w.t.Context()); err != nil {
 		w.t.Fatal(err)
 	}
+	done := make(chan struct{})
+	go func() { // its refresh loop, as a running instance has
+		defer close(done)
+		m.Run(w.t.Context())
+	}()
+	w.t.Cleanup(func() { <-done })
 	return m
 }
 

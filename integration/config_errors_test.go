@@ -59,6 +59,8 @@ func TestJWTAuthConfigErrorsFailValidation(t *testing.T) {
 		{"duplicate issuer", "issuer https://a.example {\n key " + rsaKey + "\n}\nissuer https://a.example {\n key " + ecKey + "\n}", []string{`issuer "https://a.example"`, "more than once"}},
 		{"no issuer at all", "", []string{"no issuer"}},
 		{"realm with a quote", "issuer https://a.example {\n key " + rsaKey + "\n}\nrealm \"a\\\"b\"", []string{"realm"}},
+		{"plain http jwks_url names the setting that allows it", "issuer https://a.example {\n jwks_url http://127.0.0.1:9/jwks.json\n}",
+			[]string{`issuer "https://a.example"`, "jwks_url", "plain http", "jwks { allow_http http://127.0.0.1:9 }"}},
 		{"require_empty on the token header", "issuer https://a.example {\n key " + rsaKey + "\n}\nrequire_empty Authorization", []string{"require_empty Authorization"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

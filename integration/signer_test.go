@@ -6,9 +6,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/obgate/obgate/authserver/signing"
+	"github.com/obgate/obgate/caddyjwt/keys"
+	"github.com/obgate/obgate/internal/jwttest"
 )
 
 // signerSite is a gateway with one generated signer whose keys live in dir, its JWK Set at
@@ -114,5 +117,58 @@ func TestSignerValidateWritesNothing(t *testing.T) {
 	err := validateCaddyfile(t, "http://127.0.0.1:9 {\n\tjwt_jwks nosuch\n}\n")
 	if err == nil {
 		t.Fatal("jwt_jwks naming an unknown signer validated")
+	}
+}
+
+// TestSignerOperatorKey serves an operator-provided key: its thumbprint is the kid, its type picks
+// the algorithm, nothing is written to the storage, and a key file replaced before a config
+// reload is the one published after it.
+func TestSignerOperatorKey(t *testing.T) {
+	dir, keyDir := t.TempDir(), t.TempDir()
+	keyPath := jwttest.NewRSA(t, 2048, "PS256").PrivatePEM(t, keyDir)
+	g := signerSite(t, dir, "{\n\t\tkey "+keyPath+"\n\t}")
+	set := jwkSet(t, g.do("GET", "/jwks.json", nil))
+	if len(set) != 1 || set[0]["alg"] != "PS256" || set[0]["kty"] != "RSA" {
+		t.Fatalf("published %v, want the one RSA key with alg PS256", set)
+	}
+	pub, _, err := keys.ParseJWKs([]byte(g.do("GET", "/jwks.json", nil).Body), "test", keys.JWKOptions{})
+	if err != nil || len(pub) != 1 || pub[0].ID != pub[0].Thumbprint {
+		t.Fatalf("kid is not the RFC 7638 thumbprint: %+v %v", pub, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, signing.StorageKey("main"))); err == nil {
+		t.Error("an operator key was written to the storage")
+	}
+	// A config reload (the running config is replaced, not stopped first) reads the file again.
+	replacement := readFile(t, jwttest.NewEC(t, "ES256").PrivatePEM(t, keyDir))
+	if err := os.WriteFile(keyPath, replacement, 0o600); err != nil { // same path, a new key
+		t.Fatal(err)
+	}
+	g = signerSite(t, dir, "{\n\t\tkey "+keyPath+"\n\t}")
+	if set := jwkSet(t, g.do("GET", "/jwks.json", nil)); len(set) != 1 || set[0]["alg"] != "ES256" {
+		t.Fatalf("after the key changed: %v, want the new ES256 key", set)
+	}
+}
+
+// TestSignerConfigErrorsFailValidation: mistakes in a jwt_signer fail `caddy validate`, naming the
+// signer and the field.
+func TestSignerConfigErrorsFailValidation(t *testing.T) {
+	dir := t.TempDir()
+	pubKey := jwttest.NewEC(t, "ES256").PublicPEM(t, dir)
+	for _, tc := range []struct{ block, want string }{
+		{"algorithm RS256", `jwt_signer "main": algorithm "RS256"`},
+		{"algorithm none", `jwt_signer "main": algorithm "none"`},
+		{"rotate_every 1m", `jwt_signer "main": rotate_every`},
+		{"rsa_bits 1024", `jwt_signer "main": rsa_bits`},
+		{"key " + pubKey, `jwt_signer "main": key`},
+		{"key /nonexistent.pem", `jwt_signer "main": key`},
+		{"key " + pubKey + "\n\t\trotate_every 24h", `jwt_signer "main": key: rotate_every`},
+	} {
+		t.Run(tc.block, func(t *testing.T) {
+			cfg := fmt.Sprintf("{\n\tstorage file_system %s\n\tjwt_signer main {\n\t\t%s\n\t}\n}\n\nhttp://127.0.0.1:9 {\n\tjwt_jwks main\n}\n", dir, tc.block)
+			err := validateCaddyfile(t, cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("validate error = %v, want one containing %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -42,9 +42,10 @@ type Manager struct {
 
 // snapshot is the key set as last loaded, with its public renderings.
 type snapshot struct {
-	keys []*signingKey
-	jwks []byte
-	set  *keys.Set
+	keys     []*signingKey
+	jwks     []byte
+	set      *keys.Set
+	loadedAt time.Time // when the set was last read from (or written to) the storage
 }
 
 // NewManager returns a manager for the generated, rotated key set opts.Name kept in store. It does
@@ -226,7 +227,7 @@ func (m *Manager) install(ks []*signingKey) error {
 	if len(skipped) > 0 {
 		return skipped[0]
 	}
-	m.snap.Store(&snapshot{keys: ks, jwks: jwks, set: keys.NewSet(pub...)})
+	m.snap.Store(&snapshot{keys: ks, jwks: jwks, set: keys.NewSet(pub...), loadedAt: m.clock()})
 	return nil
 }
 
@@ -258,11 +259,22 @@ func (m *Manager) Run(ctx context.Context) {
 	}
 }
 
+// ErrStale is returned by Mint when the key set has not been read from storage for longer than
+// PublishLead.
+var ErrStale = errors.New("the signing key set has not been read from storage for too long")
+
 // current returns the key that signs at now.
 func (m *Manager) current(now time.Time) (*signingKey, error) {
 	s := m.snap.Load()
 	if s == nil {
 		return nil, ErrNotReady
+	}
+	// An instance cut off from the storage may have missed a rotation made elsewhere: its key then
+	// stops signing elsewhere and leaves the published set MaxTokenLifetime + RemovalMargin after
+	// the successor took over, which is at least PublishLead after this instance's last read.
+	// Signing only within PublishLead of that read keeps every token it signs verifiable until exp.
+	if m.store != nil && now.Sub(s.loadedAt) > m.sched.publishLead {
+		return nil, ErrStale
 	}
 	k := signingAt(s.keys, now)
 	if k == nil {

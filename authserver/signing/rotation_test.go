@@ -2,6 +2,7 @@ package signing_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -248,4 +249,68 @@ func TestConcurrentRotationWithRunningLoops(t *testing.T) {
 			t.Fatalf("tokens signed by %d keys, want at least 3 (first, forced, scheduled)", len(kids))
 		}
 	})
+}
+
+// TestUnknownKidReloadsTheStorage: an instance that has not refreshed since another one rotated
+// still verifies a token of the new key, by reading the storage again on the unknown kid; a kid
+// that is in no stored set is still unknown.
+func TestUnknownKidReloadsTheStorage(t *testing.T) {
+	s, clock := newMemStorage(), newClock()
+	signer, stale := newManager(t, s, clock, "ES256"), newManager(t, s, clock, "ES256")
+	if err := signer.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := stale.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := signer.Rotate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(testLead)
+	tok, err := signer.Mint(t.Context(), "at+jwt", claimsAt(clock.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(published(t, stale)) != 1 {
+		t.Fatal("the stale instance already holds the new key")
+	}
+	res, err := verifierFor(t, stale, clock).Verify(t.Context(), []byte(tok))
+	if err != nil {
+		t.Fatalf("a token of the rotated key failed on the instance that had not refreshed: %v", err)
+	}
+	if kid, _ := signer.KeyID(); res.KeyID != kid {
+		t.Errorf("verified with %s, want the new key %s", res.KeyID, kid)
+	}
+	other := newManager(t, newMemStorage(), clock, "ES256") // a key set nobody here shares
+	if err := other.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	foreign, _ := other.Mint(t.Context(), "at+jwt", claimsAt(clock.Now()))
+	if _, err := verifierFor(t, stale, clock).Verify(t.Context(), []byte(foreign)); verify.ReasonOf(err) != verify.ReasonUnknownKey {
+		t.Fatalf("a token of a foreign key: %v, want unknown kid", err)
+	}
+}
+
+// TestStaleInstanceStopsSigning: an instance that has not read the storage for longer than the
+// publish lead may have missed a rotation, so it refuses to sign until a read succeeds again.
+func TestStaleInstanceStopsSigning(t *testing.T) {
+	s, clock := newMemStorage(), newClock()
+	m := newManager(t, s, clock, "ES256")
+	if err := m.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(testLead)
+	if _, err := m.Mint(t.Context(), "at+jwt", claimsAt(clock.Now())); err != nil {
+		t.Fatalf("Mint within the lead of the last read: %v", err)
+	}
+	clock.Advance(time.Second)
+	if _, err := m.Mint(t.Context(), "at+jwt", claimsAt(clock.Now())); !errors.Is(err, signing.ErrStale) {
+		t.Fatalf("Mint past the lead of the last read: %v, want ErrStale", err)
+	}
+	if err := m.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Mint(t.Context(), "at+jwt", claimsAt(clock.Now())); err != nil {
+		t.Fatalf("Mint after a fresh read: %v", err)
+	}
 }

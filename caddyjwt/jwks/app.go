@@ -287,10 +287,24 @@ func (a *App) newEntry(spec Spec, key poolKey) (*entry, error) {
 	})
 	if err != nil {
 		m.release()
-		return nil, err
+		return nil, withFix(err, spec.URL)
 	}
 	e.remote = r
 	return e, nil
+}
+
+// withFix adds to a refused plain-http URL the setting that allows it, so the config error names
+// the fix.
+func withFix(err error, raw string) error {
+	if !errors.Is(err, keys.ErrPlainHTTP) {
+		return err
+	}
+	origin := raw
+	if u, perr := url.Parse(raw); perr == nil && u.Host != "" {
+		origin = u.Scheme + "://" + u.Host
+	}
+	return fmt.Errorf("%w: use https, or allow this URL (a loopback test issuer, say) with the global option "+
+		"jwks { allow_http %s } (JSON: apps.jwks.allow_http)", err, origin)
 }
 
 // Destruct stops the cache's refresher when its last user is gone, and retires its metrics.

@@ -353,6 +353,10 @@ func cacheLifetime(h http.Header, now time.Time) time.Duration {
 	return 0
 }
 
+// ErrPlainHTTP reports an http URL that the AllowHTTP option does not allow: remote keys are
+// fetched over https only, unless the operator opts in for that URL.
+var ErrPlainHTTP = errors.New("plain http is not allowed for this URL (https only)")
+
 // checkURL parses an absolute URL and checks that it may be fetched: https, or http where allowed;
 // a host; no user info (it would end up in logs and metrics); no fragment.
 func checkURL(raw string, allowHTTP func(*url.URL) bool) (*url.URL, error) {
@@ -373,7 +377,7 @@ func checkURL(raw string, allowHTTP func(*url.URL) bool) (*url.URL, error) {
 	case "https":
 	case "http":
 		if allowHTTP == nil || !allowHTTP(u) {
-			return nil, fmt.Errorf("URL %q: plain http is not allowed for this URL (https only)", raw)
+			return nil, fmt.Errorf("URL %q: %w", raw, ErrPlainHTTP)
 		}
 	default:
 		return nil, fmt.Errorf("URL %q: scheme must be https", raw)

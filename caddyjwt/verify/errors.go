@@ -115,6 +115,10 @@ const (
 	reasonCount
 )
 
+// ReasonCount is the number of reasons: every Reason the engine or its adapters produce is in
+// [0, ReasonCount), so an adapter can resolve one metric series per reason ahead of time.
+const ReasonCount = int(reasonCount)
+
 var reasonInfo = [reasonCount]struct {
 	name, desc string
 	status     int

@@ -52,6 +52,11 @@ type Policy struct {
 	// it must still be held and the claims are checked again each time. Zero: no cache.
 	CacheSize int
 
+	// OnCacheLookup, when not nil and CacheSize is set, is told about every lookup in the
+	// verified-token cache: hit when the token was served from memory (its claims still checked),
+	// miss when it took the full path. It must be cheap and safe for concurrent use.
+	OnCacheLookup func(hit bool)
+
 	// Clock returns the current time. Nil means time.Now.
 	Clock func() time.Time
 }

@@ -23,6 +23,7 @@ type Verifier struct {
 	maxTokenSize int
 	clock        func() time.Time
 	cache        *verifiedCache // nil unless Policy.CacheSize is set
+	onLookup     func(hit bool) // Policy.OnCacheLookup; never nil when cache is set
 }
 
 // issuer is an Issuer resolved for the hot path.
@@ -66,6 +67,10 @@ func New(p Policy) (*Verifier, error) {
 	}
 	if p.CacheSize > 0 {
 		v.cache = newVerifiedCache(p.CacheSize)
+		v.onLookup = p.OnCacheLookup
+		if v.onLookup == nil {
+			v.onLookup = func(bool) {}
+		}
 	}
 	leeway := p.Leeway
 	if leeway == 0 {
@@ -113,6 +118,7 @@ func (v *Verifier) Verify(ctx context.Context, token []byte) (*Result, error) {
 	now := v.clock()
 	if e := v.cache.get(sum, now); e != nil {
 		if e.keyStillHeld() {
+			v.onLookup(true)
 			if err := e.issuer.claims.check(e.claims, now); err != nil {
 				return nil, err
 			}
@@ -120,12 +126,21 @@ func (v *Verifier) Verify(ctx context.Context, token []byte) (*Result, error) {
 		}
 		v.cache.drop(sum)
 	}
+	v.onLookup(false)
 	return v.verify(ctx, token, func(is *issuer, key keys.Key, res *Result) {
 		v.cache.put(sum, &verifiedEntry{
 			issuer: is, keyID: key.ID, thumbprint: key.Thumbprint, alg: res.Algorithm,
 			claims: res.Claims, until: now.Add(CacheTTL),
 		})
 	})
+}
+
+// CacheLen is the number of tokens the verified-token cache holds now; 0 without a cache.
+func (v *Verifier) CacheLen() int {
+	if v.cache == nil {
+		return 0
+	}
+	return v.cache.len()
 }
 
 // VerifyUncached is Verify without the verified-token cache: it neither reads nor fills it. The
