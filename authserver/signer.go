@@ -14,6 +14,10 @@ import (
 )
 
 // Signer mints tokens with a named jwt_signer's current key.
+//
+// The value LookupSigner returns is a *signing.Manager, which also answers MaxTokenLifetime()
+// (the longest exp - now Mint accepts: a token endpoint should check its lifetime against it at
+// provision) and KeyID() (the kid that signs now).
 type Signer interface {
 	// Mint signs claims as a compact JWS whose protected header is {alg, kid, typ} (kid = RFC 7638
 	// thumbprint of the current signing key). claims must carry a numeric exp no further ahead

@@ -119,7 +119,7 @@ func (o *signRequestOptions) signing(now time.Time) (binding.Signing, error) {
 	}
 	for _, check := range []error{
 		onlyFor("mid", o.mid != "", binding.ProfileTokenIO),
-		onlyFor("path-form", o.pathForm != "decoded", binding.ProfileTokenIO),
+		onlyFor("path-form", o.pathForm != "" && o.pathForm != "decoded", binding.ProfileTokenIO),
 		onlyFor("version", o.version != "", binding.ProfileOBJWS),
 		onlyFor("tan", o.tan != "", binding.ProfileOBJWS),
 	} {
@@ -134,7 +134,7 @@ func (o *signRequestOptions) signing(now time.Time) (binding.Signing, error) {
 		}
 		s.Expires, s.MemberID = now.Add(o.exp), o.mid
 		switch o.pathForm {
-		case "decoded":
+		case "", "decoded":
 		case "escaped":
 			s.PathForm = binding.PathEscaped
 		default:

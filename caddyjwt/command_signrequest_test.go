@@ -65,6 +65,12 @@ func TestSignRequestIsAcceptedByTheBindingVerifier(t *testing.T) {
 		{"ob_jws 3.1.3 (b64=false)", ec, signRequestOptions{profile: "ob_jws", iss: "tpp", version: "3.1.3", tan: "tan.example"},
 			binding.Config{Profile: binding.ProfileOBJWS, OBVersion: "3.1.3", TrustAnchors: []string{"tan.example"}}},
 		{"detached", ec, signRequestOptions{profile: "detached"}, binding.Config{Profile: binding.ProfileDetached}},
+		{"tokenio naming its issuer", ec, signRequestOptions{profile: "tokenio", exp: time.Minute, iss: "signer"},
+			binding.Config{Profile: binding.ProfileTokenIO, IssuerParam: true}},
+		{"ob_jws naming its issuer", ec, signRequestOptions{profile: "ob_jws", iss: "signer"},
+			binding.Config{Profile: binding.ProfileOBJWS, IssuerParam: true}},
+		{"detached naming its issuer", ec, signRequestOptions{profile: "detached", iss: "signer"},
+			binding.Config{Profile: binding.ProfileDetached, IssuerParam: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := tc.opts

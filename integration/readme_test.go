@@ -63,13 +63,16 @@ func exampleGateway(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	dial := map[string]string{}
-	cfg := regexp.MustCompile(`:(80[0-9][0-9])\b`).ReplaceAllStringFunc(string(data), func(m string) string {
-		addr := "127.0.0.1" + m
+	// Ports in site addresses (http://:8080, :8086) and in loopback addresses (127.0.0.1:8081).
+	ports := regexp.MustCompile(`(//|127\.0\.0\.1|\s):([0-9]{4,5})\b`)
+	cfg := ports.ReplaceAllStringFunc(string(data), func(m string) string {
+		sub := ports.FindStringSubmatch(m)
+		addr := "127.0.0.1:" + sub[2]
 		if _, ok := dial[addr]; !ok {
 			dial[addr] = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 		}
 		_, port, _ := net.SplitHostPort(dial[addr])
-		return ":" + port
+		return sub[1] + ":" + port
 	})
 	cfg = strings.ReplaceAll(cfg, " examples/", " "+filepath.Join(repoRoot(t), "examples")+"/")
 	globals := fmt.Sprintf("{\n\tadmin off\n\tpersist_config off\n\tstorage file_system %s\n\tlog {\n\t\tlevel ERROR\n\t}\n", t.TempDir())
@@ -290,5 +293,47 @@ func TestExampleCaddyfileIsFormatted(t *testing.T) {
 	}
 	if got := caddyfile.Format(data); !bytes.Equal(got, data) {
 		t.Errorf("caddy fmt changes Caddyfile.example; run: go run ./cmd/caddy fmt --overwrite Caddyfile.example\n%s", got)
+	}
+}
+
+// The README's word on the provider when keys are unavailable: Caddy's 401 (the provider reports
+// a technical error), without Retry-After and without a body, and nothing reaches the handler.
+func TestProviderWithUnavailableKeysAnswersCaddys401(t *testing.T) {
+	be := newBackend(t)
+	port, closed := freePort(t), freePort(t)
+	cfg := fmt.Sprintf(`{
+	"admin": {"disabled": true, "config": {"persist": false}},
+	"logging": {"logs": {"default": {"level": "FATAL"}}},
+	"apps": {"http": {"servers": {"s": {
+		"listen": ["127.0.0.1:%d"],
+		"automatic_https": {"disable": true},
+		"routes": [{"handle": [
+			{"handler": "authentication", "providers": {"jwt": {
+				"issuers": [{"issuer": "https://issuer.demo.obgate", "jwks_url": "https://127.0.0.1:%d/jwks"}],
+				"audience": ["demo-api"]
+			}}},
+			{"handler": "reverse_proxy", "upstreams": [{"dial": %q}]}
+		]}]
+	}}}}
+}`, port, closed, be.Addr())
+	if err := loadCaddy([]byte(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopCaddy(t) })
+	g := &gateway{t: t, Port: port, URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	g.waitListening()
+	tok := runJWT(t, "mint", "--key", filepath.Join(repoRoot(t), "examples", "demo-key.pem"),
+		"--iss", "https://issuer.demo.obgate", "--aud", "demo-api", "--sub", "alice")
+	res := g.do("GET", "/", nil, "Authorization", "Bearer "+tok)
+	if res.Status != 401 || res.Body != "" || res.Header.Get("Retry-After") != "" {
+		t.Fatalf("keys unavailable: %d %q Retry-After %q, want Caddy's 401 without a body or Retry-After",
+			res.Status, res.Body, res.Header.Get("Retry-After"))
+	}
+	if ch := res.Header.Get("WWW-Authenticate"); ch != "" {
+		// An invalid token gets a challenge; the technical-error path sets none.
+		t.Errorf("keys unavailable: WWW-Authenticate %q, want none", ch)
+	}
+	if n := len(be.Requests()); n != 0 {
+		t.Errorf("backend received %d requests, want none", n)
 	}
 }

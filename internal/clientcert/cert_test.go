@@ -23,7 +23,7 @@ import (
 	"github.com/obgate/obgate/internal/clientcert"
 )
 
-func testCert(t *testing.T, cn string) *x509.Certificate {
+func testCert(t testing.TB, cn string) *x509.Certificate {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{
