@@ -25,6 +25,9 @@ type authenticator struct {
 	realm        string
 	logger       *zap.Logger
 	certBinding  certBinding
+	strip        bool          // strip_token: the token leaves the request handed on
+	queryNames   []string      // the query token locations, redacted from the request URI
+	access       *accessLog    // nil when Caddy's access log redacts every token location
 	remote       *remoteLeases // the remote key caches in use; released by Cleanup
 	unname       func()        // removes the jwt_check name, if any; called by Cleanup
 }
@@ -67,8 +70,15 @@ func (c *Config) provision(ctx caddy.Context, logger *zap.Logger) (*authenticato
 		userClaim:    c.UserClaim,
 		realm:        c.Realm,
 		certBinding:  certBinding{required: c.RequireCertBinding, header: c.ClientCertHeader},
+		strip:        c.StripToken,
+		access:       newAccessLog(ctx, c.Tokens),
 		logger:       logger,
 		remote:       remote,
+	}
+	for _, loc := range c.Tokens {
+		if loc.From == "query" {
+			a.queryNames = append(a.queryNames, loc.Name)
+		}
 	}
 	if err := a.nameAuthenticator(ctx, c.Name); err != nil {
 		a.release()

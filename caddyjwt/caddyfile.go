@@ -37,6 +37,7 @@ func init() {
 //		token cookie <name>
 //		token query <name>
 //		require_empty <header...>
+//		strip_token
 //		user_claim <claim>
 //		realm <realm>
 //		max_token_size <size>
@@ -93,6 +94,14 @@ func (c *Config) unmarshalBlock(d *caddyfile.Dispenser) error {
 			var hs []string
 			hs, err = caddyfileargs.List(d, nil)
 			c.RequireEmpty = append(c.RequireEmpty, hs...)
+		case "strip_token":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			if c.StripToken {
+				return d.Err("strip_token: already specified")
+			}
+			c.StripToken = true
 		case "user_claim":
 			err = caddyfileargs.One(d, &c.UserClaim)
 		case "realm":

@@ -34,3 +34,16 @@ func (b certBinding) check(r *http.Request, claims map[string]any) error {
 	}
 	return cb.Check(tp, b.required)
 }
+
+// checkWithoutRequest applies what can be checked without a request (jwt_check): the cnf claim is
+// well formed, and present when required.
+func (b certBinding) checkWithoutRequest(claims map[string]any) error {
+	cb, err := verify.CertBindingOf(claims)
+	if err != nil {
+		return err
+	}
+	if !cb.Bound {
+		return cb.Check("", b.required)
+	}
+	return nil
+}

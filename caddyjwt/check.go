@@ -155,6 +155,11 @@ type authPolicy struct{ a *authenticator }
 
 func (p authPolicy) check(ctx context.Context, in *checkInput) verdict {
 	res, err := p.a.verifier.VerifyUncached(ctx, []byte(in.Token)) // no cache entry: a check changes nothing
+	if err == nil {
+		// A check has no holder certificate to compare a cnf x5t#S256 with; what it can tell is a
+		// malformed binding, or none where require_cert_binding asks for one.
+		err = p.a.certBinding.checkWithoutRequest(res.Claims)
+	}
 	if err != nil {
 		return rejected(err)
 	}

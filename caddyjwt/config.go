@@ -56,6 +56,14 @@ type Config struct {
 	// the token travels in CX-Authorization. A value there is answered 400 invalid_request.
 	RequireEmpty []string `json:"require_empty,omitempty"`
 
+	// StripToken removes the token from the request once it is verified, before the next
+	// handler: its header value, its cookie or its query parameter, so that the upstream never
+	// receives it and no later log line (such as reverse_proxy's debug "upstream roundtrip")
+	// can hold it. Other headers, cookies and parameters are handed on as sent. Default: false,
+	// the token is handed on (a query token only redacted in the request URI that later log
+	// lines print).
+	StripToken bool `json:"strip_token,omitempty"`
+
 	// UserClaim is the claim that becomes {http.auth.user.id}. Default: sub.
 	UserClaim string `json:"user_claim,omitempty"`
 

@@ -58,20 +58,29 @@ func (h *JWTAuth) Provision(ctx caddy.Context) error {
 // are never handed on: they could carry a token or a require_empty header past the check.
 func (h *JWTAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	r = withoutTrailers(r)
+	entry, w := h.auth.access.begin(w, r) // nil unless the token is where Caddy would log it
 	res, err := h.auth.authenticate(r)
 	if err != nil {
 		answerFor(err).write(w, realmFor(h.auth.realm, r))
+		entry.finish(r, nil)
 		return nil
 	}
 	userID := h.auth.userID(res)
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	claimPlaceholders(repl, userID, res.Claims)
+	fields := []zap.Field{zap.String("jwt_iss", res.Issuer), zap.String("jwt_kid", res.KeyID), zap.String("jwt_user", userID)}
 	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
-		extra.Set(zap.String("jwt_iss", res.Issuer))
-		extra.Set(zap.String("jwt_kid", res.KeyID))
-		extra.Set(zap.String("jwt_user", userID))
+		for _, f := range fields {
+			extra.Set(f)
+		}
 	}
-	return next.ServeHTTP(w, r)
+	if entry != nil {
+		entry.extra = fields
+	}
+	h.auth.handOn(r)
+	err = next.ServeHTTP(w, r)
+	entry.finish(r, err)
+	return err
 }
 
 // Interface guards

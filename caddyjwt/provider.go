@@ -60,6 +60,7 @@ func (p *Provider) Authenticate(w http.ResponseWriter, r *http.Request) (caddyau
 	// (see withoutTrailers; Caddy's request is already a copy of the one net/http fills).
 	r.Trailer = nil
 	r.Header.Del("Trailer")
+	p.auth.handOn(r) // strip_token, or a query token redacted from the request URI
 	return caddyauth.User{ID: p.auth.userID(res), Metadata: claimMetadata(res.Claims)}, true, nil
 }
 

@@ -32,6 +32,7 @@ func init() {
 //		name <dcr-name>
 //		token_endpoint <token_endpoint-name>
 //		replay_max_entries <n>
+//		client_cert_header <header>
 //		allow_unsigned_request       # generic: JSON + software statement without a signed request (unsafe)
 //	}
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -65,6 +66,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			var hosts []string
 			hosts, err = caddyfileargs.List(d, nil)
 			h.JWKSURIAllow = append(h.JWKSURIAllow, hosts...)
+		case "client_cert_header":
+			err = caddyfileargs.One(d, &h.ClientCertHeader)
 		case "allow_unsigned_request":
 			if d.NextArg() {
 				return d.ArgErr()

@@ -100,6 +100,13 @@ type Handler struct {
 	// (memory by default, Redis for a cluster). Default: 100000.
 	ReplayMaxEntries int `json:"replay_max_entries,omitempty"`
 
+	// ClientCertHeader, where TLS ends before the gateway, names the request header in which a
+	// proxy listed in the server's trusted_proxies passes the client certificate (RFC 9440
+	// Client-Cert: ":<base64 DER>:"); from any other address the header is ignored. The
+	// certificate's subject is then checked against the registered DN as a TLS client certificate
+	// is. Default: none (only the TLS connection's verified certificate counts).
+	ClientCertHeader string `json:"client_cert_header,omitempty"`
+
 	// AllowUnsignedRequest (generic only) also accepts plain RFC 7591 JSON registrations when
 	// directories are configured, with the software statement as the only credential. UNSAFE: a
 	// software statement is not secret (every registration response echoes it), so anyone who

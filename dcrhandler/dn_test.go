@@ -2,16 +2,20 @@ package dcrhandler
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/base64"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // clientCertificate makes a self-signed certificate with the given subject.
@@ -124,4 +128,39 @@ func TestClientCertificateDNCheck(t *testing.T) {
 			t.Fatalf("status %d; body %s", w.Code, w.Body.String())
 		}
 	})
+}
+
+// TestClientCertHeaderFromTrustedProxy: behind a TLS-terminating proxy, client_cert_header
+// carries the certificate (RFC 9440), and only a trusted proxy's header counts.
+func TestClientCertHeaderFromTrustedProxy(t *testing.T) {
+	f := newFixture(t)
+	cert := clientCertificate(t, obieSubject)
+	h := f.handler(t, "obie", func(h *Handler) { h.ClientCertHeader = "Client-Cert" })
+	send := func(dn string, trusted bool, header string) *httptest.ResponseRecorder {
+		t.Helper()
+		tok := f.requestJWT("obie", nil, func(c map[string]any) {
+			c["token_endpoint_auth_method"] = "tls_client_auth"
+			c["tls_client_auth_subject_dn"] = dn
+		})
+		r := httptest.NewRequest(http.MethodPost, "http://bank.example/register", bytes.NewBufferString(tok))
+		r.Header.Set("Content-Type", "application/jwt")
+		r.Header.Set("Client-Cert", header)
+		r = r.WithContext(context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{caddyhttp.TrustedProxyVarKey: trusted}))
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, r, nil); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	value := ":" + base64.StdEncoding.EncodeToString(cert.Raw) + ":"
+	good := "organizationIdentifier=PSDGB-OB-123456,CN=client.example,OU=0015800001HQQrZAAX,O=Example Ltd,C=GB"
+	if w := send(good, true, value); w.Code != http.StatusCreated {
+		t.Fatalf("matching DN from a trusted proxy: status %d; body %s", w.Code, w.Body.String())
+	}
+	expectError(t, send("CN=someone.else", true, value), http.StatusBadRequest, codeInvalidMetadata, "tls_client_auth_subject_dn")
+	expectError(t, send(good, true, ":not base64:"), http.StatusBadRequest, codeInvalidRequest, "Client-Cert")
+	// From an untrusted address the header is ignored: there is no certificate to compare.
+	if w := send("CN=someone.else", false, value); w.Code != http.StatusCreated {
+		t.Fatalf("untrusted header: status %d, want 201 (header ignored); body %s", w.Code, w.Body.String())
+	}
 }

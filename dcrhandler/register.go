@@ -3,8 +3,6 @@ package dcrhandler
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -480,7 +478,8 @@ func (h *Handler) verifyRequest(ctx context.Context, token []byte, set *keys.Set
 	return res.Claims, nil
 }
 
-// checkClientCertificate: where the connection carries a verified client certificate, the
+// checkClientCertificate: where the request carries a client certificate (the connection's
+// verified one, or, with client_cert_header, the RFC 9440 header of a trusted proxy), the
 // registered subject DN must name it (RFC 8705 §2.1.2).
 func (h *Handler) checkClientCertificate(r *http.Request, md map[string]any) *rejection {
 	field := h.profile.dnClaim()
@@ -488,20 +487,16 @@ func (h *Handler) checkClientCertificate(r *http.Request, md map[string]any) *re
 	if dn == "" {
 		return nil
 	}
-	cert := verifiedLeaf(r.TLS)
+	cert, err := clientcert.FromRequest(r, h.ClientCertHeader)
+	if err != nil {
+		rej := plain(http.StatusBadRequest, h.ClientCertHeader+": not one RFC 9440 client certificate")
+		rej.err = err
+		return rej
+	}
 	if cert != nil && !clientcert.DNMatches(cert, dn) {
 		return badMetadata(field + ": does not match the subject of the connection's client certificate")
 	}
 	return nil
-}
-
-// verifiedLeaf is the connection's client certificate when the TLS handshake verified it; nil
-// otherwise (no TLS, no certificate, or one that was not verified), when there is nothing to compare.
-func verifiedLeaf(state *tls.ConnectionState) *x509.Certificate {
-	if state == nil || len(state.VerifiedChains) == 0 || len(state.VerifiedChains[0]) == 0 {
-		return nil
-	}
-	return state.VerifiedChains[0][0]
 }
 
 // headerKID returns the request JWT's kid header parameter. The token has already passed the

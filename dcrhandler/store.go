@@ -154,7 +154,7 @@ func (s *clientStore) save(ctx context.Context, rec *clientRecord) error {
 
 // create stores a new client. With unique set (cdr), it holds the storage lock of the record's
 // software_id, refuses when a live client already holds it (errSoftwareRegistered), and writes
-// the index after the client record, so a crash in between leaves at worst a stale index that
+// the index before the client record, so a crash in between leaves at worst a stale index that
 // the next registration overwrites.
 func (s *clientStore) create(ctx context.Context, rec *clientRecord, unique bool) error {
 	if !unique {
@@ -179,13 +179,17 @@ func (s *clientStore) create(ctx context.Context, rec *clientRecord, unique bool
 	} else if held {
 		return errSoftwareRegistered
 	}
-	if err := s.save(ctx, rec); err != nil {
-		return err
-	}
+	// The index first: an instance that dies between the two writes leaves a stale index (the
+	// client it names does not exist, so softwareHeld ignores it and the next registration
+	// overwrites it), never a client record that no index holds, which would let the software
+	// register a second client.
 	idx, _ := json.Marshal(softwareIndex{ClientID: rec.ClientID})
 	if err := s.storage.Store(ctx, s.softwareKey(rec.SoftwareID), idx); err != nil {
-		_ = s.storage.Delete(context.WithoutCancel(ctx), s.clientKey(rec.ClientID))
 		return fmt.Errorf("store software index: %w", err)
+	}
+	if err := s.save(ctx, rec); err != nil {
+		_ = s.storage.Delete(context.WithoutCancel(ctx), s.softwareKey(rec.SoftwareID))
+		return err
 	}
 	return nil
 }

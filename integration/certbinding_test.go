@@ -357,3 +357,69 @@ func TestClientCertHeaderOnlyFromTrustedProxies(t *testing.T) {
 		})
 	}
 }
+
+// TestJWTCheckCertBinding: jwt_check has no holder certificate, so it reports what it can: under
+// require_cert_binding an unbound token is not valid (not_cert_bound), a bound one is.
+func TestJWTCheckCertBinding(t *testing.T) {
+	w := newMTLSWorld(t)
+	m := w.instance(signing.Options{})
+	g := startGateway(t, fmt.Sprintf(`{
+	admin off
+	persist_config off
+	storage file_system %s
+	log {
+		level ERROR
+	}
+	jwt_signer main
+}
+
+http://127.0.0.1:{PORT} {
+	handle /check {
+		jwt_check bound
+	}
+	handle {
+		jwt_auth {
+			issuer %s {
+				signer main
+			}
+			audience api
+			require_cert_binding
+			name bound
+		}
+		respond "ok"
+	}
+}
+`, w.dir, boundIssuer))
+	for _, tc := range []struct {
+		name   string
+		token  string
+		valid  bool
+		reason string
+	}{
+		{"bound token valid", mint(t, m, w.certA), true, ""},
+		{"unbound token not valid", mint(t, m, nil), false, "not_cert_bound"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := g.do("POST", "/check", strings.NewReader(`{"token": "`+tc.token+`"}`))
+			var v struct {
+				Valid  bool   `json:"valid"`
+				Reason string `json:"reason"`
+			}
+			if err := json.Unmarshal([]byte(res.Body), &v); err != nil || res.Status != 200 {
+				t.Fatalf("check: %d %s (%v)", res.Status, res.Body, err)
+			}
+			if v.Valid != tc.valid || v.Reason != tc.reason {
+				t.Fatalf("verdict %s, want valid %v reason %q", res.Body, tc.valid, tc.reason)
+			}
+		})
+	}
+}
+
+// TestJWTAuthUnknownSignerFailsValidation: an issuer naming a jwt_signer the config does not have
+// is a config error that names it.
+func TestJWTAuthUnknownSignerFailsValidation(t *testing.T) {
+	err := validateCaddyfile(t, "http://127.0.0.1:9 {\n\tjwt_auth {\n\t\tissuer https://as.example {\n\t\t\tsigner nosuch\n\t\t}\n\t\taudience api\n\t}\n}\n")
+	if err == nil || !strings.Contains(err.Error(), `"nosuch"`) || !strings.Contains(err.Error(), "https://as.example") {
+		t.Fatalf("validate error = %v, want one naming the issuer and the signer", err)
+	}
+}

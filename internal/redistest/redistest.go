@@ -37,6 +37,7 @@ type Server struct {
 	port     int
 	dir      string
 	password string
+	persist  bool
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -49,6 +50,10 @@ type Option func(*Server)
 
 // WithPassword makes the server require a password (requirepass).
 func WithPassword(p string) Option { return func(s *Server) { s.password = p } }
+
+// WithPersistence makes the server write every change to an append-only file (appendfsync
+// always) in its directory, so a Restart keeps the data set, as a production Redis should.
+func WithPersistence() Option { return func(s *Server) { s.persist = true } }
 
 // Start starts a redis-server for t and stops it when t ends. It fails t when redis-server is
 // missing or does not start.
@@ -103,6 +108,9 @@ func (s *Server) start() error {
 	}
 	if s.password != "" {
 		args = append(args, "--requirepass", s.password)
+	}
+	if s.persist {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
 	}
 	cmd := exec.Command("redis-server", args...)
 	logs := new(lockedWriter)
@@ -160,7 +168,8 @@ func (s *Server) Stop() {
 	}
 }
 
-// Restart starts the server again on the same address (after Stop), with an empty data set.
+// Restart starts the server again on the same address (after Stop): with an empty data set, or
+// with the data it had under WithPersistence.
 func (s *Server) Restart() error {
 	s.Stop()
 	return s.start()

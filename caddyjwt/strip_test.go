@@ -1,0 +1,49 @@
+package caddyjwt
+
+import (
+	"net/http/httptest"
+	"testing"
+)
+
+// strip_token takes out the token and nothing else; without it only the request URI string has a
+// query token redacted.
+func TestHandOnStripsOnlyTheToken(t *testing.T) {
+	locs := []TokenLocation{defaultTokenLocation, {From: "header", Name: "CX-Authorization"}, {From: "cookie", Name: "session"}, {From: "query", Name: "access_token"}}
+	for _, tc := range []struct {
+		name                       string
+		strip                      bool
+		target                     string
+		headers                    [][2]string
+		wantURI, wantRaw           string
+		wantAuth, wantCX, wantCook string
+	}{
+		{"bearer header removed", true, "/a?x=1", [][2]string{{"Authorization", "Bearer t"}}, "/a?x=1", "x=1", "", "", ""},
+		{"another scheme in Authorization stays", true, "/a", [][2]string{{"Authorization", "Basic Zm9v"}, {"CX-Authorization", "t"}}, "/a", "", "Basic Zm9v", "", ""},
+		{"cookie removed, other cookies kept", true, "/a", [][2]string{{"Cookie", "theme=dark; session=t; lang=en"}}, "/a", "", "", "", "theme=dark; lang=en"},
+		{"query parameter removed, others kept as sent", true, "/a?page=2&access_token=t&q=a%20b", nil, "/a?page=2&q=a%20b", "page=2&q=a%20b", "", "", ""},
+		{"only parameter removed leaves no query", true, "/a?access_token=t", nil, "/a", "", "", "", ""},
+		{"without strip the query token is only redacted in the URI string", false, "/a?page=2&access_token=t", nil, "/a?page=2&access_token=REDACTED", "page=2&access_token=t", "", "", ""},
+		{"without strip headers go on", false, "/a", [][2]string{{"CX-Authorization", "t"}}, "/a", "", "", "t", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", tc.target, nil)
+			for _, h := range tc.headers {
+				r.Header.Add(h[0], h[1])
+			}
+			a := &authenticator{tokens: locs, strip: tc.strip, queryNames: []string{"access_token"}}
+			a.handOn(r)
+			if r.RequestURI != tc.wantURI || r.URL.RawQuery != tc.wantRaw {
+				t.Errorf("RequestURI %q, RawQuery %q; want %q, %q", r.RequestURI, r.URL.RawQuery, tc.wantURI, tc.wantRaw)
+			}
+			if got := r.Header.Get("Authorization"); got != tc.wantAuth {
+				t.Errorf("Authorization %q, want %q", got, tc.wantAuth)
+			}
+			if got := r.Header.Get("CX-Authorization"); got != tc.wantCX {
+				t.Errorf("CX-Authorization %q, want %q", got, tc.wantCX)
+			}
+			if got := r.Header.Get("Cookie"); got != tc.wantCook {
+				t.Errorf("Cookie %q, want %q", got, tc.wantCook)
+			}
+		})
+	}
+}
