@@ -129,14 +129,18 @@ func (a *authenticator) logRejection(r *http.Request, tok string, err error) {
 	c.Write(fields...)
 }
 
-// userID returns the user claim as a string, or "" when it is absent or not a scalar.
-func (a *authenticator) userID(res *verify.Result) string {
+// userID returns the user claim as a string, or "" when it is absent or not a scalar, and the
+// same as an interface value (the claim's own when it is a string, so that nothing is boxed again).
+func (a *authenticator) userID(res *verify.Result) (string, any) {
 	v, ok := res.Claims[a.userClaim]
 	if !ok {
-		return ""
+		return "", ""
+	}
+	if s, ok := v.(string); ok {
+		return s, v
 	}
 	s, _ := claimString(v)
-	return s
+	return s, s
 }
 
 // errNoKeys is what the authentication provider returns when keys are unavailable: a technical

@@ -42,7 +42,7 @@ func init() {
 //		realm <realm>
 //		max_token_size <size>
 //		name <id>
-//		verified_cache <entries>
+//		verified_cache <entries> | off
 //		require_cert_binding
 //		client_cert_header <header>
 //	}
@@ -114,8 +114,10 @@ func (c *Config) unmarshalBlock(d *caddyfile.Dispenser) error {
 			}
 			var n string
 			if err = caddyfileargs.One(d, &n); err == nil {
-				if c.VerifiedCache, err = strconv.Atoi(n); err != nil || c.VerifiedCache <= 0 {
-					return d.Errf("verified_cache: want a positive number of tokens, not %q", n)
+				if n == "off" {
+					c.VerifiedCache = -1
+				} else if c.VerifiedCache, err = strconv.Atoi(n); err != nil || c.VerifiedCache <= 0 {
+					return d.Errf("verified_cache: want a positive number of tokens or off, not %q", n)
 				}
 			}
 		case "require_cert_binding":

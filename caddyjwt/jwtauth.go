@@ -65,18 +65,10 @@ func (h *JWTAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		entry.finish(r, nil)
 		return nil
 	}
-	userID := h.auth.userID(res)
+	userID, boxedID := h.auth.userID(res)
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	claimPlaceholders(repl, userID, res.Claims)
-	fields := []zap.Field{zap.String("jwt_iss", res.Issuer), zap.String("jwt_kid", res.KeyID), zap.String("jwt_user", userID)}
-	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
-		for _, f := range fields {
-			extra.Set(f)
-		}
-	}
-	if entry != nil {
-		entry.extra = fields
-	}
+	claimPlaceholders(repl, boxedID, res.Claims)
+	accessLogFields(r, entry, res, userID)
 	h.auth.handOn(r)
 	err = next.ServeHTTP(w, r)
 	entry.finish(r, err)

@@ -13,7 +13,7 @@ const userPrefix = "http.auth.user."
 
 // claimPlaceholders makes {http.auth.user.id} and {http.auth.user.<claim>} resolve for the rest of
 // the request. Values are rendered only when a placeholder asks for them.
-func claimPlaceholders(repl *caddy.Replacer, userID string, claims map[string]any) {
+func claimPlaceholders(repl *caddy.Replacer, userID any, claims map[string]any) {
 	repl.Set(userPrefix+"id", userID)
 	repl.Map(func(key string) (any, bool) {
 		name, ok := strings.CutPrefix(key, userPrefix)

@@ -61,7 +61,8 @@ func (p *Provider) Authenticate(w http.ResponseWriter, r *http.Request) (caddyau
 	r.Trailer = nil
 	r.Header.Del("Trailer")
 	p.auth.handOn(r) // strip_token, or a query token redacted from the request URI
-	return caddyauth.User{ID: p.auth.userID(res), Metadata: claimMetadata(res.Claims)}, true, nil
+	id, _ := p.auth.userID(res)
+	return caddyauth.User{ID: id, Metadata: claimMetadata(res.Claims)}, true, nil
 }
 
 // Interface guards

@@ -136,6 +136,8 @@ func TestRegistryRegisterUseDeleteRestart(t *testing.T) {
 	if st := api(); st != 200 {
 		t.Fatalf("after restart: status %d, want 200", st)
 	}
+	// The jwt_auth keeps the default verified_cache: the token above is remembered, and the
+	// remembered verdict ends with the key.
 	if res := g.do("DELETE", "/_registry/bank-a/keys/"+s.KID, nil); res.Status != 204 {
 		t.Fatalf("delete: %d %s", res.Status, res.Body)
 	}

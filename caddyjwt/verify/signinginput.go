@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -12,6 +13,7 @@ import (
 	"github.com/lestrrat-go/dsig"
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 
+	"github.com/obgate/obgate/caddyjwt/internal/rsaverify"
 	"github.com/obgate/obgate/caddyjwt/keys"
 )
 
@@ -79,13 +81,12 @@ var hashes = map[string]crypto.Hash{
 }
 
 // signatureCheck verifies one signature over one signing input with the candidate keys of one
-// algorithm. The digest is computed once and shared by the candidates.
+// algorithm. A detached payload's digest is computed once and shared by the candidates.
 type signatureCheck struct {
-	alg       string
-	input     signingInput
-	sig       []byte
-	digest    []byte // the signing input's hash, computed on first use
-	digestBuf [sha512.Size]byte
+	alg    string
+	input  signingInput
+	sig    []byte
+	digest []byte // a detached signing input's hash, computed on first use
 }
 
 // rsaSchemes maps each RSA algorithm to its hash and whether it is PSS (RFC 7518 §3.3, §3.5).
@@ -101,22 +102,40 @@ var rsaSchemes = map[string]struct {
 func (c *signatureCheck) verify(k keys.Key) bool {
 	if p := k.PreparedRSA(); p != nil {
 		if rs, ok := rsaSchemes[c.alg]; ok {
-			// The key's modulus was prepared when it was loaded: only the exponentiation and the
-			// encoding check remain (same verdict as crypto/rsa, see caddyjwt/internal/rsaverify).
-			digest := c.digestWith(rs.hash)
-			if rs.pss {
-				return p.VerifyPSS(rs.hash, digest, c.sig)
-			}
-			return p.VerifyPKCS1v15(rs.hash, digest, c.sig)
+			return c.verifyPrepared(p, rs.hash, rs.pss)
 		}
 	}
-	key := k.Public
+	// The library calls below may keep what they are given, so they get copies: the token's
+	// signature and digest buffers then stay on the verifier's stack for the paths above.
+	return c.verifyWith(k.Public, bytes.Clone(c.sig))
+}
+
+// verifyPrepared verifies with an RSA key whose modulus was prepared when it was loaded: only the
+// exponentiation and the encoding check remain (the same verdict as crypto/rsa, see
+// caddyjwt/internal/rsaverify). A compact input is hashed into a buffer on the stack.
+func (c *signatureCheck) verifyPrepared(p *rsaverify.PublicKey, h crypto.Hash, pss bool) bool {
+	var buf [sha512.Size]byte
+	var digest []byte
 	if c.input.whole != nil {
-		return jwsbb.Verify(key, c.alg, c.input.whole, c.sig) == nil
+		digest = hashInto(&buf, h, c.input.whole)
+	} else {
+		digest = c.detachedDigest(h)
+	}
+	if pss {
+		return p.VerifyPSS(h, digest, c.sig)
+	}
+	return p.VerifyPKCS1v15(h, digest, c.sig)
+}
+
+// verifyWith verifies with a key the standard library (through jwx) checks: ECDSA, EdDSA, HMAC,
+// and RSA keys nothing was prepared for.
+func (c *signatureCheck) verifyWith(key any, sig []byte) bool {
+	if c.input.whole != nil {
+		return jwsbb.Verify(key, c.alg, c.input.whole, sig) == nil
 	}
 	h, digestBased := hashes[c.alg]
 	if !digestBased { // EdDSA (RFC 8037 §3.1) signs the message, not a digest of it
-		return jwsbb.Verify(key, c.alg, c.input.bytes(), c.sig) == nil
+		return jwsbb.Verify(key, c.alg, c.input.bytes(), sig) == nil
 	}
 	dsigAlg, ok := jwsbb.GetDsigAlgorithm(c.alg)
 	if !ok {
@@ -125,31 +144,32 @@ func (c *signatureCheck) verify(k keys.Key) bool {
 	if secret, ok := key.([]byte); ok { // HMAC: the MAC depends on the key
 		mac := hmac.New(h.New, secret)
 		c.input.writeTo(mac)
-		return dsig.VerifyDigest(nil, dsigAlg, mac.Sum(nil), c.sig) == nil
+		return dsig.VerifyDigest(nil, dsigAlg, mac.Sum(nil), sig) == nil
 	}
-	return dsig.VerifyDigest(key, dsigAlg, c.digestWith(h), c.sig) == nil
+	return dsig.VerifyDigest(key, dsigAlg, c.detachedDigest(h), sig) == nil
 }
 
-// digestWith returns the signing input's hash under h, computing it on first use. A compact
-// input is hashed in one call into the check's own buffer; a detached one is streamed.
-func (c *signatureCheck) digestWith(h crypto.Hash) []byte {
-	if c.digest != nil {
-		return c.digest
-	}
-	switch {
-	case c.input.whole != nil && h == crypto.SHA256:
-		s := sha256.Sum256(c.input.whole)
-		c.digest = c.digestBuf[:copy(c.digestBuf[:], s[:])]
-	case c.input.whole != nil && h == crypto.SHA384:
-		s := sha512.Sum384(c.input.whole)
-		c.digest = c.digestBuf[:copy(c.digestBuf[:], s[:])]
-	case c.input.whole != nil && h == crypto.SHA512:
-		c.digestBuf = sha512.Sum512(c.input.whole)
-		c.digest = c.digestBuf[:]
-	default:
+// detachedDigest returns a detached signing input's hash under h, streaming the input into the
+// hash on first use.
+func (c *signatureCheck) detachedDigest(h crypto.Hash) []byte {
+	if c.digest == nil {
 		c.digest = sum(h.New(), c.input)
 	}
 	return c.digest
+}
+
+// hashInto hashes in with h (SHA-256, SHA-384 or SHA-512) into buf.
+func hashInto(buf *[sha512.Size]byte, h crypto.Hash, in []byte) []byte {
+	switch h {
+	case crypto.SHA256:
+		s := sha256.Sum256(in)
+		return buf[:copy(buf[:], s[:])]
+	case crypto.SHA384:
+		s := sha512.Sum384(in)
+		return buf[:copy(buf[:], s[:])]
+	}
+	*buf = sha512.Sum512(in)
+	return buf[:]
 }
 
 func sum(h hash.Hash, in signingInput) []byte {

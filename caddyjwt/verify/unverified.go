@@ -18,5 +18,5 @@ func UnverifiedClaims(token []byte, maxSize int) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return decodeJSONSegment(c.payloadB64, claimsLimits)
+	return decodeJSONSegment(c.payloadB64, claimsLimits, nil)
 }

@@ -8,6 +8,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -24,6 +25,10 @@ type Verifier struct {
 	clock        func() time.Time
 	cache        *verifiedCache // nil unless Policy.CacheSize is set
 	onLookup     func(hit bool) // Policy.OnCacheLookup; never nil when cache is set
+	headers      headerMemo
+	// shared holds the configured issuer names and audiences as ready-made interface values,
+	// which most tokens' iss and aud claims are (strictjson.ParseOwned).
+	shared map[string]any
 }
 
 // issuer is an Issuer resolved for the hot path.
@@ -72,6 +77,7 @@ func New(p Policy) (*Verifier, error) {
 			v.onLookup = func(bool) {}
 		}
 	}
+	v.shared = sharedClaimValues(p)
 	leeway := p.Leeway
 	if leeway == 0 {
 		leeway = DefaultLeeway
@@ -101,6 +107,22 @@ func New(p Policy) (*Verifier, error) {
 		}
 	}
 	return v, nil
+}
+
+// sharedClaimValues returns the policy's issuer names and audiences, each boxed once.
+func sharedClaimValues(p Policy) map[string]any {
+	m := make(map[string]any)
+	add := func(s string) { m[s] = s }
+	for _, a := range p.Audience {
+		add(a)
+	}
+	for _, is := range p.Issuers {
+		add(is.Name)
+		for _, a := range is.Audience {
+			add(a)
+		}
+	}
+	return m
 }
 
 // Verify checks a compact JWS JWT and returns its claims. Any failure is an *Error.
@@ -135,6 +157,14 @@ func (v *Verifier) Verify(ctx context.Context, token []byte) (*Result, error) {
 	})
 }
 
+// CacheSize is how many verified tokens v remembers at most; 0 means it has no cache.
+func (v *Verifier) CacheSize() int {
+	if v.cache == nil {
+		return 0
+	}
+	return v.cache.max
+}
+
 // CacheLen is the number of tokens the verified-token cache holds now; 0 without a cache.
 func (v *Verifier) CacheLen() int {
 	if v.cache == nil {
@@ -154,15 +184,20 @@ func (v *Verifier) VerifyUncached(ctx context.Context, token []byte) (*Result, e
 
 // verify is Verify without the cache; verified, when not nil, is told about a token that passed.
 func (v *Verifier) verify(ctx context.Context, token []byte, verified func(*issuer, keys.Key, *Result)) (*Result, error) {
-	c, err := splitCompact(token)
-	if err != nil {
+	headerB64, _, _ := bytes.Cut(token, []byte{'.'})
+	jh, memoized := v.headers.get(headerB64)
+	var c compact
+	var sigBuf sigBuffer
+	if err := c.split(token, !memoized, &sigBuf); err != nil {
 		return nil, err
 	}
-	jh, err := readHeader(c.header, nil)
-	if err != nil {
-		return nil, err
+	if !memoized {
+		var err error
+		if jh, err = readHeader(c.header, nil); err != nil {
+			return nil, err
+		}
 	}
-	unverifiedClaims, err := decodeJSONSegment(c.payloadB64, claimsLimits)
+	unverifiedClaims, err := decodeJSONSegment(c.payloadB64, claimsLimits, v.shared)
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +213,9 @@ func (v *Verifier) verify(ctx context.Context, token []byte, verified func(*issu
 	key, err := checkSignature(ctx, is, jh, compactInput(c.signingInput), c.signature)
 	if err != nil {
 		return nil, err
+	}
+	if !memoized {
+		v.headers.put(c.headerB64, jh)
 	}
 	claims := unverifiedClaims // the signature covers them now
 	if err := is.claims.check(claims, v.clock()); err != nil {

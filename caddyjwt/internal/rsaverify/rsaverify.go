@@ -15,6 +15,7 @@
 package rsaverify
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/fips140"
 	"crypto/rsa"
@@ -118,8 +119,9 @@ func (k *PublicKey) VerifyPKCS1v15(hash crypto.Hash, hashed, sig []byte) bool {
 // RFC 7518 §3.5), as rsa.VerifyPSS with rsa.PSSSaltLengthEqualsHash would.
 func (k *PublicKey) VerifyPSS(hash crypto.Hash, digest, sig []byte) bool {
 	if digestInfoPrefix(hash) == nil {
+		// Copies, so that the fast path's arguments stay where the caller put them.
 		opts := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
-		return rsa.VerifyPSS(k.pub, hash, digest, sig, opts) == nil
+		return rsa.VerifyPSS(k.pub, hash, bytes.Clone(digest), bytes.Clone(sig), opts) == nil
 	}
 	hLen := hash.Size()
 	sLen := hLen

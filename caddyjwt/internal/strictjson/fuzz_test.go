@@ -10,54 +10,59 @@ import (
 	"unicode/utf8"
 )
 
+// sharedValues are ready-made values offered to ParseOwned in the tests.
+var sharedValues = map[string]any{"x": "x", "https://auth.example.com/": "https://auth.example.com/", "gateway": "gateway"}
+
+// fuzzSeeds are FuzzParse's seeds: valid, empty, garbage and tricky inputs.
+var fuzzSeeds = []string{
+	// Valid.
+	claimsJSON,
+	headerJSON,
+	`{}`,
+	` {"a" : [ 1 , -0.5e+3 , "x" , true , false , null , { } , [ ] ] } `,
+	`{"s":"\"\\\/\b\f\n\r\t\u0000\u00e9\ud83d\ude00"}`,
+	`{"a":{"b":{"c":{"d":[[[[1]]]]}}}}`,
+	`{"n":1.0e3,"m":-0,"o":1E+5,"p":0.5}`,
+	"{\"s\":\"Zo\xc3\xab \xf0\x9f\x98\x80 \xef\xbf\xbd\"}",
+	// Empty and garbage.
+	``,
+	` `,
+	`[]`,
+	`null`,
+	`"a"`,
+	`{`,
+	`}`,
+	`{"a"`,
+	"\x00\xff\xfe",
+	"\xef\xbb\xbf{}",
+	// Tricky.
+	`{"a":1,"a":2}`,
+	`{"a":1,"\u0061":2}`,
+	`{"x":[{"k":1,"k":2}]}`,
+	`{"a":1,}`,
+	`{"a":[1,]}`,
+	`{"a":01}`,
+	`{"a":1.}`,
+	`{"a":.5}`,
+	`{"a":-}`,
+	`{"a":1e}`,
+	`{"a":NaN}`,
+	`{"a":Infinity}`,
+	`{/*c*/}`,
+	`{"a":"\ud800"}`,
+	`{"a":"\udc00\ud800"}`,
+	`{"a":"\ud800\u0041"}`,
+	"{\"a\":\"\xed\xa0\x80\"}",
+	"{\"a\":\"\xff\"}",
+	"{\"a\":\"\x01\"}",
+	`{"\ud800":1,"\udbff":2}`,
+	`{} {}`,
+	`{"a":tru}`,
+	`{"a":[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]}`,
+}
+
 func FuzzParse(f *testing.F) {
-	seeds := []string{
-		// Valid.
-		claimsJSON,
-		headerJSON,
-		`{}`,
-		` {"a" : [ 1 , -0.5e+3 , "x" , true , false , null , { } , [ ] ] } `,
-		`{"s":"\"\\\/\b\f\n\r\t\u0000\u00e9\ud83d\ude00"}`,
-		`{"a":{"b":{"c":{"d":[[[[1]]]]}}}}`,
-		`{"n":1.0e3,"m":-0,"o":1E+5,"p":0.5}`,
-		"{\"s\":\"Zo\xc3\xab \xf0\x9f\x98\x80 \xef\xbf\xbd\"}",
-		// Empty and garbage.
-		``,
-		` `,
-		`[]`,
-		`null`,
-		`"a"`,
-		`{`,
-		`}`,
-		`{"a"`,
-		"\x00\xff\xfe",
-		"\xef\xbb\xbf{}",
-		// Tricky.
-		`{"a":1,"a":2}`,
-		`{"a":1,"\u0061":2}`,
-		`{"x":[{"k":1,"k":2}]}`,
-		`{"a":1,}`,
-		`{"a":[1,]}`,
-		`{"a":01}`,
-		`{"a":1.}`,
-		`{"a":.5}`,
-		`{"a":-}`,
-		`{"a":1e}`,
-		`{"a":NaN}`,
-		`{"a":Infinity}`,
-		`{/*c*/}`,
-		`{"a":"\ud800"}`,
-		`{"a":"\udc00\ud800"}`,
-		`{"a":"\ud800\u0041"}`,
-		"{\"a\":\"\xed\xa0\x80\"}",
-		"{\"a\":\"\xff\"}",
-		"{\"a\":\"\x01\"}",
-		`{"\ud800":1,"\udbff":2}`,
-		`{} {}`,
-		`{"a":tru}`,
-		`{"a":[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]}`,
-	}
-	for _, s := range seeds {
+	for _, s := range fuzzSeeds {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -68,6 +73,19 @@ func FuzzParse(f *testing.F) {
 				t.Fatal("Parse modified its input")
 			}
 			checkAgainstEncodingJSON(t, b, lim, got, err)
+			// ParseOwned gives Parse's answer, whatever shared values it is offered.
+			owned, errOwned := ParseOwned(bytes.Clone(b), lim, sharedValues)
+			if (err == nil) != (errOwned == nil) || (err == nil && !reflect.DeepEqual(got, owned)) {
+				t.Fatalf("Parse = %#v, %v; ParseOwned = %#v, %v", got, err, owned, errOwned)
+			}
+			// jsontext (encoding/json/v2's tokenizer) is the second oracle: same verdict, same value.
+			want, errText := parseJSONText(b, lim)
+			if (err == nil) != (errText == nil) {
+				t.Fatalf("Parse error %v, jsontext error %v", err, errText)
+			}
+			if err == nil && !reflect.DeepEqual(got, want) {
+				t.Fatalf("Parse %#v, jsontext %#v", got, want)
+			}
 		}
 	})
 }

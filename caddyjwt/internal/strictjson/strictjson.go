@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"sync"
 	"unicode/utf8"
+	"unsafe"
 )
 
 const (
@@ -130,7 +131,22 @@ func (e *Error) Error() string {
 // should limit the input size before calling it. Parse never panics and
 // is safe for concurrent use.
 func Parse(b []byte, lim Limits) (map[string]any, error) {
+	return parse(b, lim, false, nil)
+}
+
+// ParseOwned is Parse for a buffer the caller hands over for good: b must never be modified
+// afterwards. Strings and numbers in the result then share b's memory instead of copying it
+// (a string that needs unescaping is still copied), which saves an allocation per value.
+// shared, when not nil, maps string values to interface values made once in advance (such as
+// the configured issuers and audiences, which most tokens carry), used instead of boxing the
+// string anew; shared is only read.
+func ParseOwned(b []byte, lim Limits, shared map[string]any) (map[string]any, error) {
+	return parse(b, lim, true, shared)
+}
+
+func parse(b []byte, lim Limits, owned bool, shared map[string]any) (map[string]any, error) {
 	p := parsers.Get().(*parser)
+	p.owned, p.shared = owned, shared
 	m, err := p.parse(b, lim)
 	p.reset()
 	parsers.Put(p)
@@ -183,7 +199,7 @@ func (p *parser) parse(b []byte, lim Limits) (map[string]any, error) {
 // reset drops every reference to the input and to parsed values (which
 // remain on the scratch stacks after an error) before p is pooled.
 func (p *parser) reset() {
-	p.b = nil
+	p.b, p.owned, p.shared = nil, false, nil
 	clear(p.members)
 	clear(p.elems)
 	clear(p.buf[:cap(p.buf)])
@@ -218,6 +234,21 @@ type parser struct {
 	members []member
 	elems   []any
 	buf     []byte
+
+	owned  bool           // b is the caller's for good: values may share its memory (ParseOwned)
+	shared map[string]any // ready-made values for common strings (ParseOwned)
+}
+
+// text returns b[start:end] as a string: a view of b when the caller handed it over, else a copy.
+func (p *parser) text(start, end int) string {
+	if start == end {
+		return ""
+	}
+	if p.owned {
+		// b is never modified after ParseOwned (its contract), as unsafe.String requires.
+		return unsafe.String(&p.b[start], end-start)
+	}
+	return string(p.b[start:end])
 }
 
 func (p *parser) fail(k Kind, off int, reason string) error {
@@ -401,6 +432,9 @@ func (p *parser) value(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if v, ok := p.shared[s]; ok {
+			return v, nil
+		}
 		return s, nil
 	case c == '{':
 		m, err := p.object(depth + 1)
@@ -492,7 +526,7 @@ func (p *parser) number() (any, error) {
 		}
 	}
 	p.i = i
-	return json.Number(b[start:i]), nil
+	return json.Number(p.text(start, i)), nil
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
@@ -509,9 +543,11 @@ func (p *parser) str(key bool) (string, error) {
 		case c == '"':
 			p.i = i + 1
 			if key {
-				return intern(b[start:i]), nil
+				if s, ok := interned(b[start:i]); ok {
+					return s, nil
+				}
 			}
-			return string(b[start:i]), nil
+			return p.text(start, i), nil
 		case c == '\\':
 			return p.strEscaped(start, i)
 		case c < 0x20:
@@ -627,10 +663,14 @@ func hex4(b []byte, i int) (rune, bool) {
 	return r, true
 }
 
-// intern returns b as a string, without allocating when b is the name of
-// a common JOSE header parameter (RFC 7515 §4.1) or registered or common
-// JWT claim (RFC 7519 §4.1).
-func intern(b []byte) string {
+// interned returns b as a constant string, without allocating, when b is the name of a common
+// JOSE header parameter (RFC 7515 §4.1) or registered or common JWT claim (RFC 7519 §4.1).
+func interned(b []byte) (string, bool) {
+	s := internedName(b)
+	return s, s != ""
+}
+
+func internedName(b []byte) string {
 	switch string(b) {
 	case "alg":
 		return "alg"
@@ -699,5 +739,5 @@ func intern(b []byte) string {
 	case "groups":
 		return "groups"
 	}
-	return string(b)
+	return ""
 }

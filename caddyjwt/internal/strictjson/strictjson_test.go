@@ -1,6 +1,7 @@
 package strictjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -398,5 +399,26 @@ func BenchmarkEncodingJSONUnmarshal(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestParseOwnedSharesTheBufferAndTheSharedValues: ParseOwned returns what Parse returns; its
+// strings are views of the buffer (no copy) and a string found in shared is that very value.
+func TestParseOwnedSharesTheBufferAndTheSharedValues(t *testing.T) {
+	in := []byte(claimsJSON)
+	want, err := Parse(in, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseOwned(bytes.Clone(in), Limits{}, sharedValues)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("ParseOwned() = %#v, %v, want %#v", got, err, want)
+	}
+	allocs := func(f func()) float64 { return testing.AllocsPerRun(100, f) }
+	buf := bytes.Clone(in)
+	copied := allocs(func() { _, _ = Parse(buf, Limits{}) })
+	shared := allocs(func() { _, _ = ParseOwned(buf, Limits{}, sharedValues) })
+	if shared >= copied {
+		t.Errorf("ParseOwned allocates %v times, Parse %v: the values are copied", shared, copied)
 	}
 }
