@@ -49,7 +49,7 @@ func (c *Config) provision(ctx caddy.Context, logger *zap.Logger) (*authenticato
 		return nil, err
 	}
 	remote := new(remoteLeases)
-	p, err := c.policy(caddy.NewReplacer(), withSigner(ctx, withRegistry(ctx, remoteSources(ctx, logger, remote))))
+	p, err := c.policy(caddy.NewReplacer(), withSigner(ctx, withRegistry(ctx, remoteSources(ctx, logger, remote, c.Issuers))))
 	if err != nil {
 		remote.release()
 		return nil, err

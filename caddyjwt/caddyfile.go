@@ -23,6 +23,7 @@ func init() {
 //			key <path> [<kid>]
 //			jwks_url <url>
 //			discovery <url>
+//			trusted_ca <pem-file...>
 //			registry <counterparty...>
 //			algorithms <alg...>
 //			audience <aud...> | any
@@ -167,6 +168,10 @@ func (c *Config) unmarshalIssuer(d *caddyfile.Dispenser) error {
 			err = caddyfileargs.One(d, &ic.JWKSURL)
 		case "discovery":
 			err = caddyfileargs.One(d, &ic.Discovery)
+		case "trusted_ca":
+			var files []string
+			files, err = caddyfileargs.List(d, nil)
+			ic.TrustedCA = append(ic.TrustedCA, files...)
 		case "registry":
 			var cps []string
 			cps, err = caddyfileargs.List(d, nil)

@@ -111,6 +111,12 @@ type IssuerConfig struct {
 	// /.well-known/openid-configuration is appended; its jwks_uri is used.
 	Discovery string `json:"discovery,omitempty"`
 
+	// TrustedCA lists PEM files of the certificate authorities that verify the TLS certificate
+	// of this issuer's jwks_url and discovery servers (a discovered jwks_uri included), such as
+	// the issuer's private CA: only these are trusted for them, instead of the global
+	// jwks { trusted_ca } or the system roots. Default: none.
+	TrustedCA []string `json:"trusted_ca,omitempty"`
+
 	// Registry lists counterparties whose keys, registered at runtime through the jwt_keys
 	// handler, verify this issuer's tokens. Changes apply within seconds, without a reload.
 	Registry []string `json:"registry,omitempty"`
@@ -241,6 +247,9 @@ func (ic *IssuerConfig) issuer(repl *caddy.Replacer, remote remoteSourceFunc) (v
 			return is, fmt.Errorf("issuer %q: signer %s: %w", ic.Issuer, ic.Signer, err)
 		}
 		is.Sources = append(is.Sources, src)
+	}
+	if len(ic.TrustedCA) > 0 && ic.JWKSURL == "" && ic.Discovery == "" {
+		return is, fmt.Errorf("issuer %q: trusted_ca: only applies to jwks_url or discovery, and the issuer has neither", ic.Issuer)
 	}
 	for _, cp := range ic.Registry {
 		if remote == nil {

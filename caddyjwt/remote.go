@@ -15,15 +15,19 @@ import (
 // lease on the process-wide cache for its URL (the jwks app): held records the leases, which the
 // module releases in Cleanup, or provision releases when it fails. Nothing is fetched here: a
 // new cache starts fetching when the config starts, and a cache kept from the previous config
-// keeps its keys.
-func remoteSources(ctx caddy.Context, logger *zap.Logger, held *remoteLeases) remoteSourceFunc {
+// keeps its keys. An issuer's trusted_ca goes with its URLs.
+func remoteSources(ctx caddy.Context, logger *zap.Logger, held *remoteLeases, issuers []IssuerConfig) remoteSourceFunc {
 	registerVerificationMetrics(ctx.GetMetricsRegistry())
+	trusted := make(map[string][]string, len(issuers))
+	for _, ic := range issuers {
+		trusted[ic.Issuer] = ic.TrustedCA
+	}
 	return func(kind, url, issuer string) (keys.Source, error) {
 		app, err := jwks.FromContext(ctx)
 		if err != nil {
 			return nil, err
 		}
-		lease, err := app.Acquire(jwks.Spec{Kind: kind, URL: url, Issuer: issuer})
+		lease, err := app.Acquire(jwks.Spec{Kind: kind, URL: url, Issuer: issuer, TrustedCA: trusted[issuer]})
 		if err != nil {
 			return nil, err
 		}

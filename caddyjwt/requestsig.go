@@ -169,7 +169,7 @@ func (h *RequestSignature) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.remote = new(remoteLeases)
-	p, err := cfg.policy(caddy.NewReplacer(), withSigner(ctx, withRegistry(ctx, remoteSources(ctx, h.logger, h.remote))))
+	p, err := cfg.policy(caddy.NewReplacer(), withSigner(ctx, withRegistry(ctx, remoteSources(ctx, h.logger, h.remote, cfg.Issuers))))
 	if err != nil {
 		return err
 	}

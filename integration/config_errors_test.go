@@ -61,6 +61,10 @@ func TestJWTAuthConfigErrorsFailValidation(t *testing.T) {
 		{"realm with a quote", "issuer https://a.example {\n key " + rsaKey + "\n}\nrealm \"a\\\"b\"", []string{"realm"}},
 		{"plain http jwks_url names the setting that allows it", "issuer https://a.example {\n jwks_url http://127.0.0.1:9/jwks.json\n}",
 			[]string{`issuer "https://a.example"`, "jwks_url", "plain http", "jwks { allow_http http://127.0.0.1:9 }"}},
+		{"trusted_ca without remote keys", "issuer https://a.example {\n key " + rsaKey + "\n trusted_ca " + rsaKey + "\n}",
+			[]string{`issuer "https://a.example"`, "trusted_ca", "jwks_url or discovery"}},
+		{"trusted_ca file that holds no certificate", "issuer https://a.example {\n jwks_url https://a.example/jwks\n trusted_ca " + rsaKey + "\n}",
+			[]string{"trusted_ca", rsaKey, "not a CERTIFICATE"}},
 		{"require_empty on the token header", "issuer https://a.example {\n key " + rsaKey + "\n}\nrequire_empty Authorization", []string{"require_empty Authorization"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,7 @@
 package jwks
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
@@ -61,7 +62,15 @@ type App struct {
 	// jwks_uri included). Every other URL must be https. Default: none.
 	AllowHTTP []string `json:"allow_http,omitempty"`
 
+	// TrustedCA lists PEM files of certificate authorities that verify the TLS certificates of
+	// jwks_url and discovery servers (a discovered jwks_uri included), such as an issuer's private
+	// CA. When set, only these are trusted, not the system roots; an issuer block's own
+	// trusted_ca replaces this list for its URLs. Default: the system roots (where SSL_CERT_FILE
+	// applies).
+	TrustedCA []string `json:"trusted_ca,omitempty"`
+
 	allowHTTP []*url.URL
+	trusted   trustedCAs
 	run       *appRun
 	logger    *zap.Logger
 }
@@ -106,6 +115,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		a.allowHTTP = append(a.allowHTTP, u)
 	}
+	var err error
+	if a.trusted, err = loadTrustedCAs("trusted_ca", a.TrustedCA); err != nil {
+		return err
+	}
 	registerMetrics(ctx.GetMetricsRegistry())
 	return nil
 }
@@ -134,6 +147,9 @@ type Spec struct {
 	URL string
 	// Issuer is the iss the keys are for. Required for discovery, whose document must name it.
 	Issuer string
+	// TrustedCA, when not empty, lists PEM files of the certificate authorities trusted for this
+	// URL instead of the app's TrustedCA (or the system roots).
+	TrustedCA []string
 }
 
 // Lease is one user's hold on a shared cache. Release it when the module that acquired it is
@@ -182,9 +198,17 @@ func (a *App) Acquire(spec Spec) (*Lease, error) {
 	default:
 		return nil, fmt.Errorf("unknown kind of remote keys %q", spec.Kind)
 	}
+	cas := a.trusted
+	if len(spec.TrustedCA) > 0 {
+		var err error
+		if cas, err = loadTrustedCAs("trusted_ca", spec.TrustedCA); err != nil {
+			return nil, err
+		}
+	}
 	key := a.poolKey(spec)
+	key.trustedCA = cas.digest
 	v, _, err := pool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return a.newEntry(spec, key)
+		return a.newEntry(spec, key, cas.pool)
 	})
 	if err != nil {
 		return nil, err
@@ -210,6 +234,7 @@ type poolKey struct {
 	maxStale          time.Duration
 	missCooldown      time.Duration
 	fetchTimeout      time.Duration
+	trustedCA         string // digest of the trusted CAs; "" for the system roots
 }
 
 func (a *App) poolKey(spec Spec) poolKey {
@@ -269,7 +294,7 @@ type entry struct {
 
 // newEntry builds a cache. It does not capture the config's context or logger: it outlives the
 // config, and owns its own context inside keys.Remote.
-func (a *App) newEntry(spec Spec, key poolKey) (*entry, error) {
+func (a *App) newEntry(spec Spec, key poolKey, roots *x509.CertPool) (*entry, error) {
 	m := urlMetrics(spec.URL)
 	e := &entry{kind: spec.Kind, url: spec.URL, metrics: m, issuers: map[string]int{}}
 	r, err := keys.NewRemote(spec.URL, keys.RemoteOptions{
@@ -281,6 +306,7 @@ func (a *App) newEntry(spec Spec, key poolKey) (*entry, error) {
 		MaxStale:        key.maxStale,
 		MissCooldown:    key.missCooldown,
 		FetchTimeout:    key.fetchTimeout,
+		RootCAs:         roots,
 		Logger:          caddy.Log().Named("jwks"),
 		OnFetch:         m.fetched,
 		OnForcedRefresh: m.forced,

@@ -22,6 +22,7 @@ func init() {
 //		miss_cooldown <duration>
 //		fetch_timeout <duration>
 //		allow_http    <url...>
+//		trusted_ca    <pem-file...>
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
@@ -66,6 +67,12 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			a.AllowHTTP = append(a.AllowHTTP, urls...)
+		case "trusted_ca":
+			files := d.RemainingArgs()
+			if len(files) == 0 {
+				return d.ArgErr()
+			}
+			a.TrustedCA = append(a.TrustedCA, files...)
 		default:
 			return d.Errf("jwks: unrecognized option: %s", name)
 		}

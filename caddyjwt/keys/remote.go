@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -90,6 +91,11 @@ type RemoteOptions struct {
 
 	// MaxSize caps a response body in bytes, after decompression. Default: 1 MiB.
 	MaxSize int64
+
+	// RootCAs, when not nil, are the only certificate authorities trusted to verify the server
+	// certificate of the URL (and of a discovered jwks_uri), such as an issuer's private CA.
+	// Nil means the system roots (where SSL_CERT_FILE applies).
+	RootCAs *x509.CertPool
 
 	// Fetcher fetches documents. Nil means an HTTP fetcher with the rules above (https, no
 	// redirect to another host, size cap, timeouts).

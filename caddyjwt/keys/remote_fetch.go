@@ -171,7 +171,7 @@ func newHTTPFetcher(opts RemoteOptions) *httpFetcher {
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: opts.FetchTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: opts.RootCAs},
 		TLSHandshakeTimeout:   opts.FetchTimeout,
 		ResponseHeaderTimeout: opts.FetchTimeout,
 		MaxIdleConnsPerHost:   2,
