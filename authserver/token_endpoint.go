@@ -17,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/obgate/obgate/authserver/grant"
+	"github.com/obgate/obgate/authserver/signing"
 	"github.com/obgate/obgate/caddyjwt/keys"
 	"github.com/obgate/obgate/caddyjwt/verify"
 	"github.com/obgate/obgate/internal/clientcert"
@@ -133,7 +134,7 @@ func (t *TokenEndpoint) Provision(ctx caddy.Context) (err error) {
 		Issuer:    t.Issuer,
 		Audience:  t.Audience,
 		Lifetime:  time.Duration(t.Lifetime),
-		Minter:    signer,
+		Minter:    readyMinter{signer},
 		DNMatches: clientcert.DNMatches,
 	}
 	static, err := t.staticClients(ctx, repl, opts)
@@ -273,6 +274,19 @@ func (t *TokenEndpoint) release() {
 	for i := len(rs) - 1; i >= 0; i-- {
 		rs[i]()
 	}
+}
+
+// readyMinter answers 503 with Retry-After, not 500, while the signer has no keys yet (just
+// after the config starts, before the jwt_signer app has loaded or made them).
+type readyMinter struct{ s Signer }
+
+// Mint signs with the signer.
+func (m readyMinter) Mint(ctx context.Context, typ string, claims map[string]any) (string, error) {
+	tok, err := m.s.Mint(ctx, typ, claims)
+	if errors.Is(err, signing.ErrNotReady) {
+		return "", grant.Unavailable("the signing keys are not ready yet", time.Second, err)
+	}
+	return tok, err
 }
 
 // replayClaimer adapts the replay store to the engine: a replay is grant.ErrReplayed; anything
