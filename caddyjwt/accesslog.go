@@ -96,12 +96,9 @@ func (al *accessLog) carriesToken(r *http.Request) bool {
 			return true
 		}
 	}
-	for _, q := range al.query {
-		if strings.Contains(r.URL.RawQuery, q) {
-			return true
-		}
-	}
-	return false
+	// Any query may hold the token: its name may be percent-encoded (access%5Ftoken), which a
+	// substring test would miss.
+	return len(al.query) > 0 && r.URL.RawQuery != ""
 }
 
 // redactedCopy is what Caddy's entry would show of the request, the token locations' values

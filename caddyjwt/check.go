@@ -33,8 +33,11 @@ func init() {
 //	 "kid": "...", "claims": {...}}
 //
 // under the named jwt_auth or request_signature policy of the same config: the same engine, keys
-// and rules, but no replay entry, no traffic metrics and no log line per token. claims are the
-// token's claims (jwt_auth) or the JWS's protected header (request_signature), only when valid.
+// and rules, but no replay entry and no traffic metrics. claims are the token's claims (jwt_auth)
+// or the JWS's protected header (request_signature), only when valid. It is an operator surface
+// (it answers, for any token, whether it is valid and why not): serve it on a loopback-only site
+// or behind authentication. Every request is counted in obgate_jwt_checks_total{policy, result,
+// reason} and logged at debug level (policy, result, reason, a SHA-256 prefix of the token).
 // Malformed input is 400, an unknown policy 404, a body over max_body 413, other methods 405.
 type Check struct {
 	// Policy is the name of the jwt_auth or request_signature config (its `name`) to check against.
@@ -75,6 +78,7 @@ func (h *Check) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.reg = reg
+	registerCheckMetrics(ctx.GetMetricsRegistry())
 	return nil
 }
 
@@ -126,27 +130,35 @@ func (h *Check) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Ha
 	body, err := io.ReadAll(io.LimitReader(r.Body, h.MaxBody+1))
 	switch {
 	case err != nil:
+		h.observe(r, "", "bad_request", "none")
 		apiError(w, http.StatusBadRequest, "invalid_request", "the body could not be read")
 		return nil
 	case int64(len(body)) > h.MaxBody:
+		h.observe(r, "", "bad_request", "none")
 		apiError(w, http.StatusRequestEntityTooLarge, "invalid_request", "the body is too large")
 		return nil
 	}
 	var in checkInput
 	if err := json.Unmarshal(body, &in); err != nil || in.Token == "" {
+		h.observe(r, "", "bad_request", "none")
 		apiError(w, http.StatusBadRequest, "invalid_request", `want a JSON object with a "token"`)
 		return nil
 	}
 	if in.Body != "" && in.BodyBase64 != nil {
+		h.observe(r, in.Token, "bad_request", "none")
 		apiError(w, http.StatusBadRequest, "invalid_request", "give body or body_base64, not both")
 		return nil
 	}
 	p, ok := h.reg.policy(h.Policy)
 	if !ok {
+		h.observe(r, in.Token, "unknown_policy", "none")
 		apiError(w, http.StatusNotFound, "unknown_policy", "no jwt_auth or request_signature has this name")
 		return nil
 	}
-	apiJSON(w, http.StatusOK, p.check(r.Context(), &in))
+	v := p.check(r.Context(), &in)
+	result, reason := checkResult(v)
+	h.observe(r, in.Token, result, reason)
+	apiJSON(w, http.StatusOK, v)
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package caddyjwt
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,18 +11,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwk"
 	"go.uber.org/zap"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-
-	"github.com/obgate/obgate/caddyjwt/keys"
 )
 
 func init() {
 	caddy.RegisterModule(KeysAPI{})
 }
+
+// DefaultMaxKeys is how many keys one counterparty may have registered by default.
+const DefaultMaxKeys = 100
 
 // DefaultAPIMaxBody caps the bodies of the jwt_keys and jwt_check APIs (64 KiB).
 const DefaultAPIMaxBody = 64 << 10
@@ -40,11 +39,16 @@ const DefaultAPIMaxBody = 64 << 10
 //
 // A key without kid gets its RFC 7638 thumbprint as kid. Private keys, symmetric keys, RSA keys
 // under 2048 bits and unsupported curves are refused with 400 and a reason; a kid already
-// registered for the counterparty is 409. Unknown paths are 404, wrong methods 405, bodies over
+// registered for the counterparty is 409 duplicate_kid, one beyond max_keys 409 too_many_keys. Unknown paths are 404, wrong methods 405, bodies over
 // max_body 413. It never calls the next handler.
 type KeysAPI struct {
 	// MaxBody caps request bodies in bytes. Default: 64 KiB.
 	MaxBody int64 `json:"max_body,omitempty"`
+
+	// MaxKeys bounds the keys one counterparty may have registered: a registration beyond it is
+	// answered 409 too_many_keys (delete a key first). Every key costs work on each reload and
+	// each lookup. Default: 100.
+	MaxKeys int `json:"max_keys,omitempty"`
 
 	reg    *Registry
 	logger *zap.Logger
@@ -66,6 +70,12 @@ func (h *KeysAPI) Provision(ctx caddy.Context) error {
 	}
 	if h.MaxBody < 0 {
 		return errors.New("max_body: must not be negative")
+	}
+	if h.MaxKeys == 0 {
+		h.MaxKeys = DefaultMaxKeys
+	}
+	if h.MaxKeys < 0 {
+		return errors.New("max_keys: must not be negative")
 	}
 	reg, err := registryFrom(ctx)
 	if err != nil {
@@ -217,6 +227,8 @@ func (h *KeysAPI) remove(w http.ResponseWriter, r *http.Request, cp, kid string)
 var (
 	errNotFound  = errors.New("not found")
 	errDuplicate = errors.New("duplicate kid")
+	// errTooManyKeys is a registration beyond max_keys.
+	errTooManyKeys = errors.New("too many keys")
 )
 
 func (h *KeysAPI) register(w http.ResponseWriter, r *http.Request, cp string) {
@@ -240,11 +252,17 @@ func (h *KeysAPI) register(w http.ResponseWriter, r *http.Request, cp string) {
 				return nil, errDuplicate
 			}
 		}
+		if len(entries) >= h.MaxKeys {
+			return nil, errTooManyKeys
+		}
 		return append(entries, rk), nil
 	})
 	switch {
 	case errors.Is(err, errDuplicate):
 		apiError(w, http.StatusConflict, "duplicate_kid", "a key with this kid is already registered for the counterparty")
+	case errors.Is(err, errTooManyKeys):
+		apiError(w, http.StatusConflict, "too_many_keys",
+			fmt.Sprintf("the counterparty already has %d keys, the most max_keys allows: delete one first", h.MaxKeys))
 	case err != nil:
 		h.storageError(w, err)
 	default:
@@ -252,86 +270,6 @@ func (h *KeysAPI) register(w http.ResponseWriter, r *http.Request, cp string) {
 		w.Header().Set("Location", "keys/"+url.PathEscape(rk.key.ID))
 		apiJSON(w, http.StatusCreated, view(cp, rk))
 	}
-}
-
-// parseRegistration turns a JWK or a PEM public key into a key to store, under the registry's
-// rules: public, asymmetric, RSA of at least 2048 bits, a supported curve. kid, when not empty,
-// names a PEM key; a JWK names itself, and a key without a kid gets its RFC 7638 thumbprint.
-func parseRegistration(body []byte, kid, cp string) (registeredKey, error) {
-	body = bytes.TrimSpace(body)
-	origin := "registry " + cp
-	var k keys.Key
-	var alg string
-	switch {
-	case !bytes.HasPrefix(body, []byte("{")) && bytes.Contains(body, []byte("-----BEGIN ")):
-		ks, err := keys.ParsePEM(body, origin)
-		if err != nil {
-			return registeredKey{}, err
-		}
-		if len(ks) != 1 {
-			return registeredKey{}, fmt.Errorf("want exactly one PEM public key, got %d", len(ks))
-		}
-		k = ks[0]
-		if kid != "" {
-			k.ID = kid
-		}
-	case bytes.HasPrefix(body, []byte("{")):
-		if kid != "" {
-			return registeredKey{}, errors.New("the kid query parameter is for PEM keys; put kid in the JWK")
-		}
-		var probe struct {
-			Kty  string `json:"kty"`
-			Alg  string `json:"alg"`
-			Keys []any  `json:"keys"`
-		}
-		if err := json.Unmarshal(body, &probe); err != nil {
-			return registeredKey{}, errors.New("not a JSON JWK")
-		}
-		if probe.Keys != nil {
-			return registeredKey{}, errors.New("register one JWK at a time, not a JWK Set")
-		}
-		if probe.Kty == "oct" {
-			return registeredKey{}, errors.New("symmetric (oct) keys are refused: register a public key")
-		}
-		ks, skipped, err := keys.ParseJWKs(body, origin, keys.JWKOptions{})
-		if err != nil {
-			return registeredKey{}, err
-		}
-		if len(skipped) > 0 {
-			if errors.Is(skipped[0], keys.ErrPrivateKey) {
-				return registeredKey{}, errors.New("private key material is refused: register the public key")
-			}
-			return registeredKey{}, skipped[0]
-		}
-		k, alg = ks[0], probe.Alg
-	default:
-		return registeredKey{}, errors.New("the body is neither a JWK (JSON) nor a PEM public key")
-	}
-	if k.ID == "" || len(k.ID) > 256 {
-		return registeredKey{}, errors.New("kid must be 1 to 256 bytes")
-	}
-	jwkJSON, err := publicJWK(k, alg)
-	if err != nil {
-		return registeredKey{}, err
-	}
-	return registeredKey{JWK: jwkJSON, RegisteredAt: time.Now().UTC().Truncate(time.Second), key: k}, nil
-}
-
-// publicJWK renders the key as a public JWK with its kid (and alg, when the registration named one).
-func publicJWK(k keys.Key, alg string) ([]byte, error) {
-	jk, err := jwk.Import(k.Public)
-	if err != nil {
-		return nil, err
-	}
-	if err := jk.Set(jwk.KeyIDKey, k.ID); err != nil {
-		return nil, err
-	}
-	if alg != "" {
-		if err := jk.Set(jwk.AlgorithmKey, alg); err != nil {
-			return nil, err
-		}
-	}
-	return json.Marshal(jk)
 }
 
 func (h *KeysAPI) storageError(w http.ResponseWriter, err error) {

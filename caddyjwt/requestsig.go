@@ -228,9 +228,15 @@ func (h *RequestSignature) issuers() ([]IssuerConfig, error) {
 // would go upstream chunked instead of with its Content-Length.
 func (h *RequestSignature) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	r = withoutTrailers(r)
-	res, err := h.check(r)
+	res, bodyRead, err := h.check(r)
 	if err != nil {
 		h.logRejection(r, err)
+		if !bodyRead && r.ProtoMajor == 1 && r.ContentLength != 0 {
+			// Refused before the body was read: close the connection after the answer rather
+			// than have the server read the unread body to reuse it (RFC 9112 §9.6). Without
+			// this, net/http waits for up to 256 KiB of it before sending the answer.
+			w.Header().Set("Connection", "close")
+		}
 		answerFor(err).write(w, realmFor(h.Realm, r))
 		return nil
 	}
@@ -244,22 +250,28 @@ func (h *RequestSignature) ServeHTTP(w http.ResponseWriter, r *http.Request, nex
 	return next.ServeHTTP(w, r)
 }
 
-// check finds the signature, reads the body and binds them to the request as it was sent. On
-// success r's body holds the bytes that were read.
-func (h *RequestSignature) check(r *http.Request) (*binding.Result, error) {
+// check finds the signature, checks its header against the request, then reads the body and
+// binds them to the request as it was sent. On success r's body holds the bytes that were read.
+// bodyRead says whether the body was read.
+func (h *RequestSignature) check(r *http.Request) (res *binding.Result, bodyRead bool, err error) {
 	if r.ContentLength > h.MaxBody {
-		return nil, verify.Reject(verify.ReasonBodyTooLarge, nil)
+		return nil, false, verify.Reject(verify.ReasonBodyTooLarge, nil)
 	}
 	tok, err := extractToken(r, h.location, nil)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	body, err := readBody(r, h.MaxBody)
-	if err != nil {
-		return nil, err
+	// Everything the header alone can refuse is refused before the body is read, so a garbage
+	// or mismatched signature never makes the gateway wait for and buffer up to max_body.
+	facts := requestFacts(r, nil)
+	if err := h.binder.Precheck(r.Context(), []byte(tok), facts); err != nil {
+		return nil, false, err
 	}
-	facts := requestFacts(r, body)
-	return h.binder.Accept(r.Context(), []byte(tok), facts)
+	if facts.Body, err = readBody(r, h.MaxBody); err != nil {
+		return nil, true, err
+	}
+	res, err = h.binder.Accept(r.Context(), []byte(tok), facts)
+	return res, true, err
 }
 
 // requestFacts describes the request as the client sent it: method, path and query from the

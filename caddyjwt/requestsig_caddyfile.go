@@ -1,6 +1,8 @@
 package caddyjwt
 
 import (
+	"strconv"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -128,6 +130,7 @@ func (h *RequestSignature) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //
 //	jwt_keys [<matcher>] {
 //		max_body <size>
+//		max_keys <n>
 //	}
 func parseKeysAPI(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	var k KeysAPI
@@ -140,6 +143,8 @@ func parseKeysAPI(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 		switch h.Val() {
 		case "max_body":
 			k.MaxBody, err = caddyfileargs.Size(h.Dispenser, k.MaxBody != 0, maxBodyCap)
+		case "max_keys":
+			err = parseMaxKeys(h, &k.MaxKeys)
 		default:
 			return nil, h.Errf("unrecognized subdirective: %s", h.Val())
 		}
@@ -180,6 +185,23 @@ func parseCheck(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 		}
 	}
 	return &c, nil
+}
+
+// parseMaxKeys reads `max_keys <n>`: a positive count, given once.
+func parseMaxKeys(h httpcaddyfile.Helper, dst *int) error {
+	if *dst != 0 {
+		return h.Err("max_keys: already specified")
+	}
+	var v string
+	if err := caddyfileargs.One(h.Dispenser, &v); err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return h.Errf("max_keys: %q is not a positive number of keys", v)
+	}
+	*dst = n
+	return nil
 }
 
 // maxBodyCap bounds the max_body settings of the Caddyfile: a body is held in memory.

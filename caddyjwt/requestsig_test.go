@@ -145,3 +145,103 @@ func TestRequestSignatureEscapedPathIsThePathAsSent(t *testing.T) {
 		})
 	}
 }
+
+// countingBody is a request body that counts the bytes it hands out.
+type countingBody struct {
+	r    io.Reader
+	read int
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.read += n
+	return n, err
+}
+
+func (c *countingBody) Close() error { return nil }
+
+// Issue 10 item 8: what the JWS header alone can refuse is refused before the body is read, so a
+// garbage signature never makes the gateway buffer up to max_body.
+func TestRequestSignatureRefusesOnTheHeaderBeforeReadingTheBody(t *testing.T) {
+	s := jwttest.NewEC(t, "ES256")
+	other := jwttest.NewEC(t, "ES256")
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	// The key has a kid of its own, so a token naming another kid has no key (INTERFACE.md Wave 2).
+	h := &RequestSignature{Keys: []KeyFile{{Path: s.PublicPEM(t, t.TempDir()), KeyID: s.KID}}, Profile: "tokenio", Algorithms: []string{"ES256"}}
+	if err := h.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = h.Cleanup() }()
+	body := bytes.Repeat([]byte("x"), DefaultMaxBody)
+	header := func(kv ...any) map[string]any {
+		m := map[string]any{
+			"alg": "ES256", "kid": s.KID, "exp": time.Now().Add(time.Minute).UnixMilli(),
+			"method": "POST", "host": "api.bank.example", "path": "/pay",
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(m, kv[i].(string))
+			} else {
+				m[kv[i].(string)] = kv[i+1]
+			}
+		}
+		return m
+	}
+	sign := func(signer *jwttest.Signer, m map[string]any, payload []byte) string {
+		hdr, _ := json.Marshal(m)
+		parts := strings.Split(signer.SignRaw(t, hdr, payload), ".")
+		return parts[0] + ".." + parts[2]
+	}
+	for _, tc := range []struct {
+		name      string
+		sig       string
+		wantRead  bool
+		wantCode  int
+		wantError string
+	}{
+		{"garbage signature", "not-a-jws", false, 401, "invalid_token"},
+		{"three garbage segments", "e30.e30.e30", false, 401, "invalid_token"},
+		{"alg none", jwttest.Encode([]byte(`{"alg":"none","kid":"x"}`)) + "..c2ln", false, 401, "invalid_token"},
+		{"algorithm outside the allowlist", sign(s, header("alg", "ES384"), body), false, 401, "invalid_token"},
+		{"unknown kid", sign(other, header("kid", "nobody"), body), false, 401, "invalid_token"},
+		{"expired", sign(s, header("exp", time.Now().Add(-time.Hour).UnixMilli()), body), false, 401, "invalid_token"},
+		{"another method", sign(s, header("method", "GET"), body), false, 401, "invalid_token"},
+		{"another host", sign(s, header("host", "evil.example"), body), false, 401, "invalid_token"},
+		{"another path", sign(s, header("path", "/other"), body), false, 401, "invalid_token"},
+		{"a query the request lacks", sign(s, header("query", "a=1"), body), false, 401, "invalid_token"},
+		{"a fitting header signed by another key is read, then refused", sign(other, header(), body), true, 401, "invalid_token"},
+		{"a fitting header over another body is read, then refused", sign(s, header(), []byte("other")), true, 401, "invalid_token"},
+		{"a valid signature is read and passes", sign(s, header(), body), true, 200, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cb := &countingBody{r: bytes.NewReader(body)}
+			r := httptest.NewRequest("POST", "https://api.bank.example/pay", nil)
+			r.Body, r.ContentLength = cb, int64(len(body))
+			r.Header.Set("Authorization", "Bearer "+tc.sig)
+			rctx := context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer())
+			r = r.WithContext(rctx)
+			w := httptest.NewRecorder()
+			reached := false
+			next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { reached = true; return nil })
+			if err := h.ServeHTTP(w, r, next); err != nil {
+				t.Fatal(err)
+			}
+			if reached {
+				w.Code = http.StatusOK
+			}
+			if w.Code != tc.wantCode {
+				t.Fatalf("status %d (%s), want %d", w.Code, w.Body, tc.wantCode)
+			}
+			if tc.wantError != "" && !strings.Contains(w.Header().Get("WWW-Authenticate"), `error="`+tc.wantError+`"`) {
+				t.Errorf("WWW-Authenticate = %q, want error=%q", w.Header().Get("WWW-Authenticate"), tc.wantError)
+			}
+			if got := cb.read > 0; got != tc.wantRead {
+				t.Errorf("body bytes read = %d, want read = %v", cb.read, tc.wantRead)
+			}
+			if closes := w.Header().Get("Connection") == "close"; closes != !tc.wantRead {
+				t.Errorf("Connection: close = %v, want %v (refused with the body unread)", closes, !tc.wantRead)
+			}
+		})
+	}
+}

@@ -47,3 +47,20 @@ func TestHandOnStripsOnlyTheToken(t *testing.T) {
 		})
 	}
 }
+
+// The access log's request URI shows a query token as REDACTED in any spelling of its name.
+func TestRedactQueryAnySpelling(t *testing.T) {
+	for in, want := range map[string]string{
+		"/a?access_token=t&x=1":   "/a?access_token=REDACTED&x=1",
+		"/a?access%5Ftoken=t":     "/a?access%5Ftoken=REDACTED",
+		"/a?Access_Token=t":       "/a?Access_Token=REDACTED",
+		"/a?x=access_token":       "/a?x=access_token",
+		"/a":                      "/a",
+		"/a?access_token":         "/a?access_token=REDACTED",
+		"/a?access_token=t;x=abc": "/a?access_token=REDACTED",
+	} {
+		if got := redactQuery(in, []string{"access_token"}); got != want {
+			t.Errorf("redactQuery(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

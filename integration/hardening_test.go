@@ -2,11 +2,14 @@ package integration
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -310,4 +313,225 @@ func mustMarshal(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Issue 10 item 8: a request announcing a max_body-sized body with a garbage signature is answered
+// 401 through a real Caddy before the client has sent a byte of the body.
+func TestRequestSigRefusesGarbageBeforeTheBodyArrives(t *testing.T) {
+	dir := t.TempDir()
+	s := jwttest.NewEC(t, "ES256")
+	be := newBackend(t)
+	g := requestSigSite(t, be, fmt.Sprintf(`request_signature {
+		key %s
+		profile tokenio
+	}`, s.PublicPEM(t, dir)), "")
+	for _, sig := range []string{
+		"garbage",
+		rsSign(t, s, tokenioHeader(s, "GET", bankHost, "/pay"), nil, true), // signed for another method
+	} {
+		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", g.Port), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The bound only keeps a broken gateway from hanging the test: the body never comes.
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(conn, "POST /pay HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n", bankHost, sig, 1<<20)
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			conn.Close()
+			t.Fatalf("no answer while the body was withheld: %v", err)
+		}
+		res.Body.Close()
+		conn.Close()
+		if res.StatusCode != 401 || !strings.Contains(res.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Fatalf("status %d, WWW-Authenticate %q; want 401 invalid_token", res.StatusCode, res.Header.Get("WWW-Authenticate"))
+		}
+	}
+	if n := len(be.Requests()); n != 0 {
+		t.Fatalf("backend got %d requests, want none", n)
+	}
+}
+
+// Issue 10 item 7: through a real Caddy, jwt_keys refuses a mis-cased "Alg" (it was stored with
+// one meaning and reloaded with another) and bounds the keys of one counterparty.
+func TestRegistryStrictJWKAndMaxKeys(t *testing.T) {
+	g := startGateway(t, fmt.Sprintf(`{
+	admin off
+	persist_config off
+	storage file_system %s
+	log {
+		level ERROR
+	}
+}
+http://127.0.0.1:{PORT} {
+	handle_path /_registry/* {
+		jwt_keys {
+			max_keys 2
+		}
+	}
+}
+`, t.TempDir()))
+	rs := jwttest.NewRSA(t, 2048, "RS256")
+	miscased := rs.JWK(t, false)
+	miscased["Alg"] = "ES256"
+	res := g.do("POST", "/_registry/bank-a/keys", strings.NewReader(string(mustMarshal(t, miscased))))
+	if m := res.JSON(t); res.Status != 400 || m["error"] != "invalid_key" || !strings.Contains(m["error_description"], `"Alg"`) {
+		t.Fatalf("mis-cased Alg: status %d %s, want 400 invalid_key naming the member", res.Status, res.Body)
+	}
+	signers := []*jwttest.Signer{jwttest.NewEC(t, "ES256"), jwttest.NewEC(t, "ES256"), jwttest.NewEC(t, "ES256")}
+	for i, s := range signers[:2] {
+		if res := g.do("POST", "/_registry/bank-a/keys", strings.NewReader(string(mustMarshal(t, s.JWK(t, false))))); res.Status != 201 {
+			t.Fatalf("key %d: status %d %s, want 201", i, res.Status, res.Body)
+		}
+	}
+	res = g.do("POST", "/_registry/bank-a/keys", strings.NewReader(string(mustMarshal(t, signers[2].JWK(t, false)))))
+	if m := res.JSON(t); res.Status != 409 || m["error"] != "too_many_keys" || !strings.Contains(m["error_description"], "2 keys") {
+		t.Fatalf("third key: status %d %s, want 409 too_many_keys", res.Status, res.Body)
+	}
+	if res := g.do("POST", "/_registry/bank-b/keys", strings.NewReader(string(mustMarshal(t, signers[2].JWK(t, false))))); res.Status != 201 {
+		t.Fatalf("another counterparty's first key: status %d %s, want 201", res.Status, res.Body)
+	}
+	if res := g.do("DELETE", "/_registry/bank-a/keys/"+signers[0].KID, nil); res.Status != 204 {
+		t.Fatalf("delete: status %d", res.Status)
+	}
+	if res := g.do("POST", "/_registry/bank-a/keys", strings.NewReader(string(mustMarshal(t, signers[2].JWK(t, false))))); res.Status != 201 {
+		t.Fatalf("after a delete: status %d %s, want 201", res.Status, res.Body)
+	}
+}
+
+// Issue 9: ob_jws enforces the OB UK message-signing rules on crit, typ and cty, through Caddy.
+func TestRequestSigOBJWSHeaderRules(t *testing.T) {
+	dir := t.TempDir()
+	s := jwttest.NewRSA(t, 2048, "PS256")
+	be := newBackend(t)
+	g := requestSigSite(t, be, fmt.Sprintf(`request_signature {
+		key %s
+		profile ob_jws
+		algorithms PS256
+	}`, s.PublicPEM(t, dir)), "")
+	body := []byte(`{"Data": {"Initiation": {"InstructedAmount": {"Amount": "10.00"}}}}`)
+	const (
+		iat = "http://openbanking.org.uk/iat"
+		iss = "http://openbanking.org.uk/iss"
+		tan = "http://openbanking.org.uk/tan"
+	)
+	header := func(kv ...any) map[string]any {
+		m := map[string]any{
+			"kid": s.KID, "b64": false,
+			iat: time.Now().Unix(), iss: "0015800001041REAAY/tpp", tan: "openbanking.org.uk",
+			"crit": []string{"b64", iat, iss, tan},
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(m, kv[i].(string))
+			} else {
+				m[kv[i].(string)] = kv[i+1]
+			}
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name   string
+		header map[string]any
+		status int
+	}{
+		{"all rules met", header("typ", "JOSE", "cty", "application/json"), 200},
+		{"typ and cty absent", header(), 200},
+		{"cty json", header("cty", "json"), 200},
+		{"3.1.4 form without b64", header("b64", nil, "crit", []string{iat, iss, tan}), 200},
+		{"crit without tan", header("crit", []string{"b64", iat, iss}), 401},
+		{"crit without iat, 3.1.4 form", header("b64", nil, "crit", []string{iss, tan}), 401},
+		{"typ JWT", header("typ", "JWT"), 401},
+		{"cty text/plain", header("cty", "text/plain"), 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(be.Requests())
+			res := g.do("POST", "/pisp/domestic-payments", bytes.NewReader(body), "x-jws-signature", rsSign(t, s, tc.header, body, true))
+			if res.Status != tc.status {
+				t.Fatalf("status = %d, want %d (%s)", res.Status, tc.status, res.Body)
+			}
+			if reached := len(be.Requests()) > before; reached != (tc.status == 200) {
+				t.Fatalf("backend reached = %v, want %v", reached, tc.status == 200)
+			}
+		})
+	}
+}
+
+// Issue 10 item 9: every jwt_check request leaves a trace: a count in obgate_jwt_checks_total
+// by policy, result and reason, and a debug log line naming policy, result and reason with a
+// hash prefix of the token, never the token.
+func TestCheckEndpointLeavesATrace(t *testing.T) {
+	dir := t.TempDir()
+	a := jwttest.NewEC(t, "ES256")
+	adminPort := freePort(t)
+	logFile := filepath.Join(dir, "debug.log")
+	g := startGateway(t, fmt.Sprintf(`{
+	admin 127.0.0.1:%d
+	persist_config off
+	storage file_system %s
+	log {
+		output file %s
+		level DEBUG
+		include http.handlers.jwt_check
+	}
+}
+http://127.0.0.1:{PORT} {
+	handle /_check {
+		jwt_check api
+	}
+	handle {
+		jwt_auth {
+			issuer %s {
+				key %s
+			}
+			audience api
+			name api
+		}
+		respond "ok"
+	}
+}
+`, adminPort, dir, logFile, issuerA, a.PublicPEM(t, dir)))
+	now := time.Now()
+	valid := a.Token(t, jwttest.Claims(issuerA, "api", "alice", now), nil)
+	expiredClaims := jwttest.Claims(issuerA, "api", "alice", now)
+	expiredClaims["exp"] = now.Add(-time.Hour).Unix()
+	expired := a.Token(t, expiredClaims, nil)
+	for _, tc := range []struct{ body, want string }{
+		{`{"token": "` + valid + `"}`, `"valid":true`},
+		{`{"token": "` + expired + `"}`, `"reason":"expired"`},
+		{`{"token": "` + expired + `"}`, `"reason":"expired"`},
+		{`not json`, `invalid_request`},
+	} {
+		if res := g.do("POST", "/_check", strings.NewReader(tc.body)); !strings.Contains(res.Body, tc.want) {
+			t.Fatalf("check: %d %s, want %s", res.Status, res.Body, tc.want)
+		}
+	}
+	_, m := adminGet(t, adminPort, "/metrics")
+	const total = "obgate_jwt_checks_total"
+	for series, want := range map[string]float64{
+		total + `{policy="api",reason="none",result="valid"}`:       1,
+		total + `{policy="api",reason="expired",result="invalid"}`:  2,
+		total + `{policy="api",reason="none",result="bad_request"}`: 1,
+	} {
+		if got := metricValue(t, m, series); got < want {
+			t.Errorf("%s = %v, want at least %v", series, got, want)
+		}
+	}
+	var logs string
+	eventually(t, "the checks in the debug log", func() bool {
+		b, _ := os.ReadFile(logFile)
+		logs = string(b)
+		return strings.Count(logs, `"token checked"`) >= 4
+	})
+	for _, want := range []string{`"policy":"api"`, `"result":"valid"`, `"reason":"expired"`, `"token_sha256_prefix":"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("debug log lacks %s:\n%s", want, logs)
+		}
+	}
+	for _, tok := range []string{valid, expired} {
+		sig := tok[strings.LastIndexByte(tok, '.')+1:]
+		if strings.Contains(logs, sig) {
+			t.Fatal("the debug log holds a token")
+		}
+	}
 }

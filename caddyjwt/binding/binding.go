@@ -287,18 +287,9 @@ func parseOBVersion(s string) (b64Rule, error) {
 // changes nothing: no replay entry is made, so it serves "check this signature" requests.
 // Every failure is a *verify.Error.
 func (b *Binder) Verify(ctx context.Context, token []byte, req *Request) (*Result, error) {
-	// INTERFACE.md: a JWS without kid is accepted only when exactly one configured key fits it.
-	opts := verify.JWSOptions{Body: req.Body, Detached: true, Understood: b.understood, OneKeyWithoutKID: true}
-	if b.profile == ProfileOBJWS && !isDetached(token) {
-		// The Open Banking signature is detached only (x-jws-signature).
-		return nil, verify.Reject(verify.ReasonMalformed, errors.New("ob_jws signature is not detached"))
-	}
-	if b.issuerHdr != "" {
-		claimedIss, err := unverifiedIssuer(token, b.issuerHdr)
-		if err != nil {
-			return nil, err
-		}
-		opts.Issuer = claimedIss
+	opts, err := b.options(token, req)
+	if err != nil {
+		return nil, err
 	}
 	jws, err := b.v.VerifyJWS(ctx, token, opts)
 	if err != nil {
@@ -306,17 +297,60 @@ func (b *Binder) Verify(ctx context.Context, token []byte, req *Request) (*Resul
 	}
 	// From here the header is covered by a valid signature.
 	res := &Result{JWS: jws}
-	now := b.clock()
-	switch b.profile {
-	case ProfileTokenIO:
-		res.Expires, err = b.checkTokenIO(jws.Header, req, now)
-	case ProfileOBJWS:
-		res.Expires, err = b.checkOBJWS(jws.Header, now)
-	}
-	if err != nil {
+	if res.Expires, err = b.checkProfile(jws.Header, req, b.clock()); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// Precheck refuses a request signature on what its protected header says, before the body is
+// read: the form, the algorithm allowlist, the issuer and key selection, and the profile's header
+// parameters (tokenio: exp, method, host, path, query; ob_jws: b64, iat, iss, tan, crit, typ,
+// cty). req.Body is not looked at. The header is not verified yet, so a nil error accepts
+// nothing: Verify (or Accept) must still run, with the body. It changes nothing. Every failure is
+// a *verify.Error.
+func (b *Binder) Precheck(ctx context.Context, token []byte, req *Request) error {
+	opts, err := b.options(token, req)
+	if err != nil {
+		return err
+	}
+	opts.Body = nil
+	claimedHeader, err := b.v.CheckJWSHeader(ctx, token, opts)
+	if err != nil {
+		return err
+	}
+	_, err = b.checkProfile(claimedHeader, req, b.clock())
+	return err
+}
+
+// options are the verifier's options for a request signature under the profile.
+func (b *Binder) options(token []byte, req *Request) (verify.JWSOptions, error) {
+	// INTERFACE.md: a JWS without kid is accepted only when exactly one configured key fits it.
+	opts := verify.JWSOptions{Body: req.Body, Detached: true, Understood: b.understood, OneKeyWithoutKID: true}
+	if b.profile == ProfileOBJWS && !isDetached(token) {
+		// The Open Banking signature is detached only (x-jws-signature).
+		return opts, verify.Reject(verify.ReasonMalformed, errors.New("ob_jws signature is not detached"))
+	}
+	if b.issuerHdr != "" {
+		claimedIss, err := unverifiedIssuer(token, b.issuerHdr)
+		if err != nil {
+			return opts, err
+		}
+		opts.Issuer = claimedIss
+	}
+	return opts, nil
+}
+
+// checkProfile checks the profile's header parameters against the request and returns when the
+// signature stops being acceptable (the zero time when the profile gives it no lifetime).
+func (b *Binder) checkProfile(h map[string]any, req *Request, now time.Time) (time.Time, error) {
+	switch b.profile {
+	case ProfileTokenIO:
+		return b.checkTokenIO(h, req, now)
+	case ProfileOBJWS:
+		return b.checkOBJWS(h, now)
+	}
+	return time.Time{}, nil
 }
 
 // Accept is Verify followed, when replay protection is on, by recording the signed request: one

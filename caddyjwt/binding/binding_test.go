@@ -311,6 +311,20 @@ func TestOBJWS(t *testing.T) {
 		{"missing iat refused", "", f.sign(with(v314, obIAT, nil, "crit", []string{obISS, obTAN}), body, true), verify.ReasonMissingClaim, obIAT},
 		{"missing iss refused", "", f.sign(with(v314, obISS, nil, "crit", []string{obIAT, obTAN}), body, true), verify.ReasonMissingClaim, obISS},
 		{"unknown trust anchor refused", "", f.sign(with(v314, obTAN, "evil.example"), body, true), verify.ReasonUnknownIssuer, "trust anchor"},
+		// OB UK Read/Write Data API Profile, Message Signing, Step 2: crit, typ and cty.
+		{"crit without iat refused", "", f.sign(with(v314, "crit", []string{obISS, obTAN}), body, true), verify.ReasonBadHeader, "crit must list " + obIAT},
+		{"crit without iss refused", "3.1.4", f.sign(with(v314, "crit", []string{obIAT, obTAN}), body, true), verify.ReasonBadHeader, "crit must list " + obISS},
+		{"crit without tan refused", "3.1.3", f.sign(with(v313, "crit", []string{"b64", obIAT, obISS}), body, true), verify.ReasonBadHeader, "crit must list " + obTAN},
+		{"no crit refused", "3.1.4", f.sign(with(v314, "crit", nil), body, true), verify.ReasonBadHeader, "crit must list " + obIAT},
+		{"crit in another order accepted", "3.1.3", f.sign(with(v313, "crit", []string{obTAN, obISS, "b64", obIAT}), body, true), 0, ""},
+		{"typ absent accepted", "", f.sign(with(v314, "typ", nil), body, true), 0, ""},
+		{"typ application/jose accepted", "", f.sign(with(v314, "typ", "application/jose"), body, true), 0, ""},
+		{"typ JWT refused", "", f.sign(with(v314, "typ", "JWT"), body, true), verify.ReasonBadHeader, "typ must be JOSE"},
+		{"typ not a string refused", "", f.sign(with(v314, "typ", 1), body, true), verify.ReasonBadHeader, "typ must be JOSE"},
+		{"cty absent accepted", "", f.sign(with(v314, "cty", nil), body, true), 0, ""},
+		{"cty json accepted", "", f.sign(with(v314, "cty", "json"), body, true), 0, ""},
+		{"cty text/plain refused", "", f.sign(with(v314, "cty", "text/plain"), body, true), verify.ReasonBadHeader, "cty must be json or application/json"},
+		{"cty jose+json refused", "", f.sign(with(v314, "cty", "application/jose+json"), body, true), verify.ReasonBadHeader, "cty must be json or application/json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := f.binder(Config{Profile: ProfileOBJWS, OBVersion: tc.version})

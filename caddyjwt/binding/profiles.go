@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/obgate/obgate/caddyjwt/verify"
@@ -120,7 +121,57 @@ func (b *Binder) checkOBJWS(h map[string]any, now time.Time) (time.Time, error) 
 	if !slices.Contains(b.anchors, tan) {
 		return time.Time{}, &verify.Error{Reason: verify.ReasonUnknownIssuer, Detail: "trust anchor"}
 	}
+	if err := checkOBHeaderForm(h); err != nil {
+		return time.Time{}, err
+	}
 	return iat.Add(b.leeway), nil
+}
+
+// checkOBHeaderForm enforces the JOSE header rules of the OB UK Read/Write Data API Profile
+// (v3.1.x, "Message Signing", "Process for Signing a Payload", "Step 2: Form the JOSE Header"):
+//   - crit "must be a string array consisting of" http://openbanking.org.uk/iat, /iss and /tan
+//     (and b64 in versions up to 3.1.3): a signature whose crit leaves one out would let a
+//     verifier that ignores it accept a signature the signer meant to bind to those claims.
+//     verify.VerifyJWS has already refused anything else in crit and b64=false not listed in it.
+//   - typ "is an optional claim. If it is specified, it must be set to the value JOSE".
+//   - cty "is an optional claim. If it is specified, it must be set to the value json or
+//     application/json".
+//
+// typ and cty are media types, compared as RFC 7515 §4.1.9 and §4.1.10 say: case-insensitively,
+// with "application/" implied when the value has no '/'.
+func checkOBHeaderForm(h map[string]any) error {
+	for _, name := range []string{obIAT, obISS, obTAN} {
+		if !critLists(h, name) {
+			return &verify.Error{Reason: verify.ReasonBadHeader, Detail: "crit must list " + name}
+		}
+	}
+	if v, ok := h["typ"]; ok && !mediaTypeIs(v, "application/jose") {
+		return &verify.Error{Reason: verify.ReasonBadHeader, Detail: "typ must be JOSE"}
+	}
+	if v, ok := h["cty"]; ok && !mediaTypeIs(v, "application/json") {
+		return &verify.Error{Reason: verify.ReasonBadHeader, Detail: "cty must be json or application/json"}
+	}
+	return nil
+}
+
+// critLists reports whether the header's crit array holds name.
+func critLists(h map[string]any, name string) bool {
+	list, _ := h["crit"].([]any)
+	return slices.Contains(list, any(name))
+}
+
+// mediaTypeIs reports whether a typ or cty value names the media type want (lower case, with
+// its "application/" prefix): RFC 7515 §4.1.9 lets the prefix be omitted, and media type names
+// are case-insensitive (RFC 2045 §5.1).
+func mediaTypeIs(v any, want string) bool {
+	s, ok := v.(string)
+	if !ok {
+		return false
+	}
+	if !strings.Contains(s, "/") {
+		s = "application/" + s
+	}
+	return strings.EqualFold(s, want)
 }
 
 // obIssuedAt reads http://openbanking.org.uk/iat: a JSON number of seconds since the epoch.

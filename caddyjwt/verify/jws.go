@@ -56,6 +56,51 @@ type JWS struct {
 // and key rules as Verify, but without reading the payload as claims: binding its header and
 // payload to a request is the caller's job. Every failure is an *Error.
 func (v *Verifier) VerifyJWS(ctx context.Context, token []byte, o JWSOptions) (*JWS, error) {
+	p, err := v.parseJWS(token, o)
+	if err != nil {
+		return nil, err
+	}
+	payload, input, err := p.c.payload(o, p.encoded)
+	if err != nil {
+		return nil, err
+	}
+	key, err := checkSignature(ctx, p.is, p.jh, input, p.c.signature)
+	if err != nil {
+		return nil, err
+	}
+	return &JWS{Header: p.c.header, Payload: payload, Issuer: p.is.name, KeyID: key.ID, Algorithm: p.jh.alg}, nil
+}
+
+// CheckJWSHeader runs every check of VerifyJWS that needs neither the payload nor the signature
+// computation: the size cap, the compact form, the header (alg, kid, crit, b64), the issuer, the
+// algorithm allowlist and the choice of a key. It returns the protected header, NOT verified:
+// a caller uses it to refuse a request early (before reading a body it would otherwise have to
+// buffer), never to accept one. o.Body is not looked at. Every failure is an *Error.
+func (v *Verifier) CheckJWSHeader(ctx context.Context, token []byte, o JWSOptions) (unverifiedHeader map[string]any, err error) {
+	p, err := v.parseJWS(token, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.c.payloadShape(o, p.encoded); err != nil {
+		return nil, err
+	}
+	if err := anyKeyFits(ctx, p.is, p.jh); err != nil {
+		return nil, err
+	}
+	return p.c.header, nil
+}
+
+// parsedJWS is a compact JWS whose header passed the checks that need no key material: what
+// VerifyJWS and CheckJWSHeader share.
+type parsedJWS struct {
+	c       *compact
+	jh      joseHeader
+	encoded bool
+	is      *issuer
+}
+
+// parseJWS splits the token and checks its header, issuer and algorithm.
+func (v *Verifier) parseJWS(token []byte, o JWSOptions) (*parsedJWS, error) {
 	if len(token) > v.maxTokenSize {
 		return nil, Reject(ReasonTooLarge, fmt.Errorf("%d bytes", len(token)))
 	}
@@ -71,10 +116,6 @@ func (v *Verifier) VerifyJWS(ctx context.Context, token []byte, o JWSOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	payload, input, err := c.payload(o, encoded)
-	if err != nil {
-		return nil, err
-	}
 	is, err := v.issuerFor(o.Issuer)
 	if err != nil {
 		return nil, err
@@ -87,11 +128,7 @@ func (v *Verifier) VerifyJWS(ctx context.Context, token []byte, o JWSOptions) (*
 			return nil, err
 		}
 	}
-	key, err := checkSignature(ctx, is, jh, input, c.signature)
-	if err != nil {
-		return nil, err
-	}
-	return &JWS{Header: c.header, Payload: payload, Issuer: is.name, KeyID: key.ID, Algorithm: jh.alg}, nil
+	return &parsedJWS{c: c, jh: jh, encoded: encoded, is: is}, nil
 }
 
 // issuerFor picks the issuer named by the caller, or the only one.
@@ -139,18 +176,27 @@ func critLists(h map[string]any, name string) bool {
 	return false
 }
 
+// payloadShape checks the payload segment's form without the payload: empty only where the
+// caller has it (RFC 7515 App. F), and never an unencoded payload inline.
+func (c *compact) payloadShape(o JWSOptions, encoded bool) error {
+	if len(c.payloadB64) == 0 && !o.Detached {
+		return Reject(ReasonMalformed, errors.New("detached payload where none is expected"))
+	}
+	if len(c.payloadB64) > 0 && !encoded {
+		// An unencoded payload travels detached only: inline it could contain '.'.
+		return Reject(ReasonMalformed, errors.New("unencoded payload must be detached"))
+	}
+	return nil
+}
+
 // payload returns the JWS payload and its signing input (RFC 7515 §5.2, RFC 7797 §3).
 func (c *compact) payload(o JWSOptions, encoded bool) (payload []byte, input signingInput, err error) {
+	if err := c.payloadShape(o, encoded); err != nil {
+		return nil, input, err
+	}
 	headerSeg := c.signingInput[:len(c.signingInput)-len(c.payloadB64)-1]
 	if len(c.payloadB64) == 0 {
-		if !o.Detached {
-			return nil, input, Reject(ReasonMalformed, errors.New("detached payload where none is expected"))
-		}
 		return o.Body, detachedInput(headerSeg, o.Body, encoded), nil
-	}
-	if !encoded {
-		// An unencoded payload travels detached only: inline it could contain '.'.
-		return nil, input, Reject(ReasonMalformed, errors.New("unencoded payload must be detached"))
 	}
 	if o.Detached {
 		// The token carries the payload the caller has: compare without decoding a copy.

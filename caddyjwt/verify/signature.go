@@ -30,6 +30,21 @@ func checkSignature(ctx context.Context, is *issuer, jh joseHeader, input signin
 	return s.byKID(ctx)
 }
 
+// anyKeyFits reports whether the issuer holds a key that checkSignature would try for the token,
+// without computing a signature: the same walk with every check answered "would verify", so it
+// stops at the first candidate and does no more (no extra refresh) than checkSignature would. A
+// nil error accepts nothing; it says only that a signature check would run.
+func anyKeyFits(ctx context.Context, is *issuer, jh joseHeader) error {
+	s := selection{is: is, jh: jh, dryRun: true}
+	var err error
+	if !jh.hasKID {
+		_, err = s.byFit()
+	} else {
+		_, err = s.byKID(ctx)
+	}
+	return err
+}
+
 // selection is one token's walk over its issuer's keys (INTERFACE.md Wave 2, "Keys without a
 // kid", the rule of Envoy's jwt_verify_lib): a token naming kid k is tried with the keys whose ID
 // is k (a key's own kid, or the thumbprint of a key without one) and with the keys that have no
@@ -38,6 +53,9 @@ type selection struct {
 	is    *issuer
 	jh    joseHeader
 	check signatureCheck
+	// dryRun (anyKeyFits only, never checkSignature) stops at the first candidate key without
+	// checking the signature.
+	dryRun bool
 
 	byFitTried  int                   // keys tried by fit, at most maxCandidates
 	tried       [maxCandidates]string // thumbprints of the keys tried by fit
@@ -138,7 +156,7 @@ func (s *selection) tryExact(set *keys.Set) (keys.Key, bool) {
 		return keys.Key{}, false
 	}
 	s.triedAny = true
-	return k, s.check.verify(k)
+	return k, s.dryRun || s.check.verify(k)
 }
 
 // tryFitting verifies with the keys of ks that fit the algorithm and were not tried yet, within
@@ -154,7 +172,7 @@ func (s *selection) tryFitting(ks []keys.Key) (keys.Key, bool) {
 		s.tried[s.byFitTried] = k.Thumbprint
 		s.byFitTried++
 		s.triedAny = true
-		if s.check.verify(k) {
+		if s.dryRun || s.check.verify(k) {
 			return k, true
 		}
 	}
