@@ -203,7 +203,12 @@ func (e *accessEntry) finish(r *http.Request, err error) {
 // logger returns the access logger of that name ("" is the server's default), as Caddy names it:
 // http.log.access[.<name>].
 func (al *accessLog) logger(name string) *zap.Logger {
-	id := "http.log.access"
+	return al.named("http.log.access", name)
+}
+
+// named returns the logger base[.<name>], made on first use.
+func (al *accessLog) named(base, name string) *zap.Logger {
+	id := base
 	if name != "" {
 		id += "." + name
 	}
