@@ -265,7 +265,11 @@ func (r *runner) start() error {
 	err := r.m.Refresh(ctx)
 	cancel()
 	if err != nil {
-		return err
+		if _, kerr := r.m.Keys(); kerr != nil {
+			return err // no keys at all: the config cannot sign, say so now
+		}
+		// Keys were read at provision: sign with them; the loop retries the schedule.
+		r.logger.Warn("refreshing the signing key set at start; using the keys read at provision", zap.Error(err))
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done, r.started = cancel, make(chan struct{}), true

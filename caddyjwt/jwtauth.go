@@ -5,6 +5,7 @@ package caddyjwt
 
 import (
 	"net/http"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -58,6 +59,7 @@ func (h *JWTAuth) Provision(ctx caddy.Context) error {
 // are never handed on: they could carry a token or a require_empty header past the check.
 func (h *JWTAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	r = withoutTrailers(r)
+	start, exposed := time.Now(), h.auth.access.exposes(r)
 	entry, w := h.auth.access.begin(w, r) // nil unless the token is where Caddy would log it
 	res, err := h.auth.authenticate(r)
 	if err != nil {
@@ -72,6 +74,10 @@ func (h *JWTAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	h.auth.handOn(r)
 	err = next.ServeHTTP(w, r)
 	entry.finish(r, err)
+	if err != nil && exposed {
+		// Caddy's error log line would hold the request as it arrived, token included.
+		return h.auth.access.handlerError(w, r, entry, start, err)
+	}
 	return err
 }
 

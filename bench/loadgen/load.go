@@ -32,6 +32,23 @@ type target struct {
 	errors  int
 	elapsed time.Duration
 	cpu     time.Duration // the measured process's CPU time during this target's turns
+	rounds  []turn        // each measured turn on its own, to show the spread between rounds
+}
+
+// turn is what one target's turn in one round measured.
+type turn struct {
+	requests int
+	elapsed  time.Duration
+	cpu      time.Duration
+}
+
+func (t turn) rps() float64 { return float64(t.requests) / t.elapsed.Seconds() }
+
+func (t turn) cpuPerRequest() float64 {
+	if t.requests == 0 {
+		return 0
+	}
+	return float64(t.cpu.Microseconds()) / float64(t.requests)
 }
 
 // load is the load mode: parse the flags and targets, warm up, run the rounds, print the report.
@@ -153,6 +170,7 @@ func run(client *http.Client, t *target, conc int, d time.Duration, pid int) {
 	defer cancel()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	before := len(t.lat)
 	start := time.Now()
 	for range conc {
 		wg.Add(1)
@@ -178,14 +196,17 @@ func run(client *http.Client, t *target, conc int, d time.Duration, pid int) {
 		}()
 	}
 	wg.Wait()
-	t.elapsed += time.Since(start)
+	tn := turn{elapsed: time.Since(start), requests: len(t.lat) - before}
 	if pid != 0 {
 		cpu1, err := cpuTime(pid)
 		if err != nil {
 			fatal("%v", err)
 		}
-		t.cpu += cpu1 - cpu0
+		tn.cpu = cpu1 - cpu0
 	}
+	t.elapsed += tn.elapsed
+	t.cpu += tn.cpu
+	t.rounds = append(t.rounds, tn)
 }
 
 var errStatus = errors.New("status not 200")
@@ -226,6 +247,21 @@ func report(w io.Writer, targets []*target, withCPU bool) {
 			line += fmt.Sprintf(", cpu/req %.2fx", t.cpuPerRequest()/base.cpuPerRequest())
 		}
 		line += fmt.Sprintf(", p99 %.2fx", float64(pct(t.lat, 99))/float64(pct(base.lat, 99)))
+		fmt.Fprintln(w, line)
+	}
+	fmt.Fprintln(w, "per round (throughput ratio / cpu-per-request ratio to the first target's turn in the same round):")
+	for _, t := range targets[1:] {
+		line := fmt.Sprintf("  %-20s", t.name)
+		for i, tn := range t.rounds {
+			if i >= len(base.rounds) {
+				break
+			}
+			b := base.rounds[i]
+			line += fmt.Sprintf(" %.2f", tn.rps()/b.rps())
+			if withCPU {
+				line += fmt.Sprintf("/%.2f", tn.cpuPerRequest()/b.cpuPerRequest())
+			}
+		}
 		fmt.Fprintln(w, line)
 	}
 	for _, t := range targets {

@@ -542,3 +542,39 @@ func TestKeysWithoutKIDAreMarked(t *testing.T) {
 		t.Error("nil Set has keys without kid")
 	}
 }
+
+// TestRSAKeysArePreparedAtLoad: every way an RSA key is loaded (PEM public key, certificate, JWK)
+// prepares its modulus for the engine's fast path once, there; other keys have nothing prepared.
+func TestRSAKeysArePreparedAtLoad(t *testing.T) {
+	dir := t.TempDir()
+	rs := jwttest.NewRSA(t, 2048, "RS256")
+	ec := jwttest.NewEC(t, "ES256")
+	load := func(name, path string) keys.Key {
+		t.Helper()
+		ks, err := keys.LoadFile(path, "")
+		if err != nil || len(ks) != 1 {
+			t.Fatalf("%s: LoadFile() = %v, %v", name, ks, err)
+		}
+		return ks[0]
+	}
+	jwkDoc, err := json.Marshal(rs.JWK(t, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromJWK, _, err := keys.ParseJWKs(jwkDoc, "test", keys.JWKOptions{})
+	if err != nil || len(fromJWK) != 1 {
+		t.Fatalf("ParseJWKs() = %v, %v", fromJWK, err)
+	}
+	for name, k := range map[string]keys.Key{
+		"PEM public key": load("PEM", rs.PublicPEM(t, dir)),
+		"certificate":    load("certificate", rs.CertificatePEM(t, dir, "rs")),
+		"JWK":            fromJWK[0],
+	} {
+		if p := k.PreparedRSA(); p == nil || p.Public() != k.Public {
+			t.Errorf("%s: PreparedRSA() = %v, want the key prepared from its own public key", name, p)
+		}
+	}
+	if p := load("EC PEM", ec.PublicPEM(t, dir)).PreparedRSA(); p != nil {
+		t.Errorf("EC key: PreparedRSA() = %v, want nil", p)
+	}
+}
