@@ -5,7 +5,7 @@
 package obgate
 
 import (
-	// jwt_signer, jwt_jwks: the gateway as authorization server.
+	// jwt_signer, jwt_jwks, token_endpoint, oauth_metadata: the gateway as authorization server.
 	_ "github.com/obgate/obgate/authserver"
 	// jwt_auth, the jwt authentication provider and the `caddy jwt` command.
 	_ "github.com/obgate/obgate/caddyjwt"

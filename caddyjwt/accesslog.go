@@ -118,25 +118,48 @@ func (al *accessLog) redactedCopy(r *http.Request, logCredentials bool) caddyhtt
 	return caddyhttp.LoggableHTTPRequest{Request: c, ShouldLogCredentials: logCredentials}
 }
 
-// redactQuery replaces the values of the named parameters in a request URI's query.
+// redactQuery replaces the values of the named parameters in a request URI's query. Pairs are
+// taken as split by '&', ';' or a further '?': url.ParseQuery splits at '&' only and refuses the
+// query (ambiguous_query) for a ';', yet that request is logged too, and a parameter after ';'
+// or '?' may well be the token. Redacting more than the parser would read only costs log detail.
 func redactQuery(uri string, names []string) string {
 	path, query, ok := strings.Cut(uri, "?")
 	if !ok || len(names) == 0 {
 		return uri
 	}
-	pairs := strings.Split(query, "&")
-	for i, p := range pairs {
-		name, _, _ := strings.Cut(p, "=")
-		if un, err := url.QueryUnescape(name); err == nil {
-			name = un
+	var b strings.Builder
+	b.Grow(len(uri) + len(redacted))
+	b.WriteString(path)
+	b.WriteByte('?')
+	for query != "" {
+		end := strings.IndexAny(query, "&;?")
+		if end < 0 {
+			end = len(query)
 		}
-		for _, n := range names {
-			if strings.EqualFold(name, n) { // any spelling: a backend may read it case-insensitively
-				pairs[i] = p[:strings.IndexByte(p+"=", '=')] + "=" + redacted
-			}
+		b.WriteString(redactPair(query[:end], names))
+		if end < len(query) {
+			b.WriteByte(query[end])
+			end++
+		}
+		query = query[end:]
+	}
+	return b.String()
+}
+
+// redactPair returns name=REDACTED for a pair whose name is one of names, in any spelling (a
+// backend may read it case-insensitively), else the pair as it is.
+func redactPair(p string, names []string) string {
+	raw, _, _ := strings.Cut(p, "=")
+	name := raw
+	if un, err := url.QueryUnescape(raw); err == nil {
+		name = un
+	}
+	for _, n := range names {
+		if strings.EqualFold(name, n) {
+			return raw + "=" + redacted
 		}
 	}
-	return path + "?" + strings.Join(pairs, "&")
+	return p
 }
 
 // accessEntry is one request's entry, written when jwt_auth's part of the request is done.

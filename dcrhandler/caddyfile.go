@@ -29,6 +29,8 @@ func init() {
 //		redirect_uri_pattern <regex>
 //		jwks_uri_allow <host...>
 //		max_body <size>
+//		name <dcr-name>
+//		token_endpoint <token_endpoint-name>
 //		replay_max_entries <n>
 //		client_cert_header <header>
 //		allow_unsigned_request       # generic: JSON + software statement without a signed request (unsafe)
@@ -73,6 +75,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.AllowUnsignedRequest = true
 		case "max_body":
 			h.MaxBody, err = caddyfileargs.Size(d, h.MaxBody != 0, 16<<20)
+		case "name":
+			err = caddyfileargs.One(d, &h.Name)
+		case "token_endpoint":
+			err = caddyfileargs.One(d, &h.TokenEndpoint)
 		case "replay_max_entries":
 			h.ReplayMaxEntries, err = parseMaxEntries(d, h.ReplayMaxEntries != 0)
 		default:

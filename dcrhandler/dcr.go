@@ -84,6 +84,16 @@ type Handler struct {
 	// MaxBody caps the request body in bytes; a larger body is answered 413. Default: 65536.
 	MaxBody int64 `json:"max_body,omitempty"`
 
+	// Name, when set, publishes this handler's registrations under it as clients of the token
+	// endpoints that name it (`token_endpoint { clients <name> }`), kept in memory and reloaded
+	// from storage every 10s.
+	Name string `json:"name,omitempty"`
+
+	// TokenEndpoint names a token_endpoint of the same config: GET, PUT and DELETE on a
+	// registration then also accept an access token it issued to that client (OB UK DCR v3.2+),
+	// besides the registration access token.
+	TokenEndpoint string `json:"token_endpoint,omitempty"`
+
 	// ReplayMaxEntries bounds the request jtis the memory store remembers for this handler's
 	// registrations; when it is full of live jtis, registrations are refused with 503 and
 	// Retry-After rather than a jti forgotten. The store is the replay_store global option's
@@ -113,6 +123,7 @@ type Handler struct {
 	software     *softwareJWKS
 	softFetcher  *keys.HTTPFetcher
 	store        *clientStore
+	directory    *clientDirectory // with Name: the registrations as token-endpoint clients
 	replay       *replayCache
 	clock        func() time.Time
 	logger       *zap.Logger
@@ -268,7 +279,7 @@ func (h *Handler) provision(ctx caddy.Context, storage certmagic.Storage) (err e
 	}
 	h.replay = rc
 	h.releases = append(h.releases, release)
-	return nil
+	return h.provisionClients(ctx)
 }
 
 // buildSSAVerifier loads the directories' keys into one verifier policy: one issuer per directory.

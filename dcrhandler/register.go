@@ -67,6 +67,7 @@ func (h *Handler) register(r *http.Request) (int, map[string]any, error) {
 		}
 		return 0, nil, internalError(err)
 	}
+	h.published(rec)
 	body := clientResponse(rec, managementURI(r, clientID))
 	body["registration_access_token"] = token
 	if secret != "" {
@@ -95,6 +96,7 @@ func issueSecret(md map[string]any, storedHash string) (secret, hash string, err
 // manage handles GET, PUT and DELETE <base>/<client_id>: RFC 7592 §2. Anything that does not
 // prove possession of the client's registration access token is 401, including unknown clients.
 func (h *Handler) manage(r *http.Request) (int, map[string]any, error) {
+	r = h.acceptAccessToken(r)
 	ctx := r.Context()
 	rec, token, err := h.authenticate(r)
 	if err != nil {
@@ -105,7 +107,7 @@ func (h *Handler) manage(r *http.Request) (int, map[string]any, error) {
 		if rec.damaged {
 			return 0, nil, damagedRecord()
 		}
-		return http.StatusOK, withToken(clientResponse(rec, managementURI(r, "")), token), nil
+		return http.StatusOK, withToken(ctx, clientResponse(rec, managementURI(r, "")), token), nil
 	case http.MethodDelete:
 		err := h.store.withClientLock(ctx, rec.ClientID, func() error {
 			current, err := h.reauthenticate(ctx, rec.ClientID, token)
@@ -117,6 +119,7 @@ func (h *Handler) manage(r *http.Request) (int, map[string]any, error) {
 		if err != nil {
 			return 0, nil, asRejection(err)
 		}
+		h.unpublished(rec.ClientID)
 		return http.StatusNoContent, nil, nil
 	}
 	// PUT: RFC 7592 §2.2, the same validation as a registration.
@@ -151,12 +154,13 @@ func (h *Handler) manage(r *http.Request) (int, map[string]any, error) {
 			return err
 		}
 		updated = &next
+		h.published(updated)
 		return nil
 	})
 	if err != nil {
 		return 0, nil, asRejection(err)
 	}
-	body := withToken(clientResponse(updated, managementURI(r, "")), token)
+	body := withToken(ctx, clientResponse(updated, managementURI(r, "")), token)
 	if secret != "" {
 		body["client_secret"] = secret // the method changed to one that needs a secret
 	}
@@ -165,8 +169,12 @@ func (h *Handler) manage(r *http.Request) (int, map[string]any, error) {
 
 // withToken adds the registration access token that RFC 7592 §3 requires in the client
 // information response. The token is not rotated and only its hash is stored, so it is the one
-// the client has just presented (and proved) on this request.
-func withToken(body map[string]any, token string) map[string]any {
+// the client has just presented (and proved) on this request; a request that authenticated with
+// an access token (token_endpoint) gets none, since that token is no registration access token.
+func withToken(ctx context.Context, body map[string]any, token string) map[string]any {
+	if id, _ := body["client_id"].(string); accessTokenFor(ctx, id, token) {
+		return body
+	}
 	body["registration_access_token"] = token
 	return body
 }
@@ -200,7 +208,7 @@ func (h *Handler) reauthenticate(ctx context.Context, clientID, token string) (*
 	if err != nil {
 		return nil, internalError(err)
 	}
-	if !tokenMatches(token, rec.TokenSHA256) {
+	if !tokenMatches(token, rec.TokenSHA256) && !accessTokenFor(ctx, clientID, token) {
 		return nil, bad
 	}
 	return rec, nil
