@@ -638,3 +638,60 @@ func TestOAuthMetadataDocument(t *testing.T) {
 		t.Errorf("POST = %d, want 405", res.Status)
 	}
 }
+
+// TestTokenClientCertHeaderFromTrustedProxyOnly: behind a TLS-terminating proxy, the RFC 9440
+// Client-Cert header authenticates a tls_client_auth client and binds its token, but only when the
+// request comes from a trusted_proxies address; from anyone else the header is ignored.
+func TestTokenClientCertHeaderFromTrustedProxyOnly(t *testing.T) {
+	ca, caKey := makeCA(t)
+	client, _ := issueCert(t, ca, caKey, pkix.Name{CommonName: "client.example", Organization: []string{"Example Ltd"}, Country: []string{"GB"}}, false)
+	other, _ := issueCert(t, ca, caKey, pkix.Name{CommonName: "other.example"}, false)
+	untrustedPort := freePort(t)
+	site := func(port string) string {
+		return fmt.Sprintf(`http://127.0.0.1:%s {
+	token_endpoint {
+		signer main
+		issuer %s
+		audience %s
+		client_cert_header Client-Cert
+		client mtls-client {
+			auth tls_client_auth
+			subject_dn "%s"
+		}
+	}
+}
+`, port, asIssuer, asAudience, clientDN)
+	}
+	g := startGateway(t, fmt.Sprintf(`{
+	admin off
+	persist_config off
+	storage file_system %s
+	log {
+		level ERROR
+	}
+	servers :{PORT} {
+		trusted_proxies static 127.0.0.1/32
+	}
+	servers :%d {
+		trusted_proxies static 10.0.0.0/8
+	}
+	jwt_signer main
+}
+
+%s
+%s`, t.TempDir(), untrustedPort, site("{PORT}"), site(fmt.Sprint(untrustedPort))))
+	untrusted := &gateway{t: t, Port: untrustedPort, URL: fmt.Sprintf("http://127.0.0.1:%d", untrustedPort)}
+	untrusted.waitListening()
+	header := func(c *x509.Certificate) string { return ":" + base64.StdEncoding.EncodeToString(c.Raw) + ":" }
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"mtls-client"}}.Encode()
+	post := func(g *gateway, hdr ...string) response {
+		return g.do("POST", "/", strings.NewReader(form), append([]string{"Content-Type", "application/x-www-form-urlencoded"}, hdr...)...)
+	}
+	_, _, claims := granted(t, post(g, "Client-Cert", header(client)))
+	if cnf, _ := claims["cnf"].(map[string]any); cnf["x5t#S256"] != thumbprint(client) {
+		t.Errorf("cnf = %v, want the header certificate's thumbprint", claims["cnf"])
+	}
+	refused(t, post(g, "Client-Cert", header(other)), 401, "invalid_client")
+	refused(t, post(g), 401, "invalid_client")
+	refused(t, post(untrusted, "Client-Cert", header(client)), 401, "invalid_client")
+}
