@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
@@ -62,8 +64,8 @@ func parseRegistration(body []byte, kid, cp string) (registeredKey, error) {
 	default:
 		return registeredKey{}, errors.New("the body is neither a JWK (JSON) nor a PEM public key")
 	}
-	if k.ID == "" || len(k.ID) > 256 {
-		return registeredKey{}, errors.New("kid must be 1 to 256 bytes")
+	if err := checkKID(k.ID); err != nil {
+		return registeredKey{}, err
 	}
 	if err := checkRSAPublic(k.Public); err != nil {
 		return registeredKey{}, err
@@ -145,6 +147,25 @@ func caseVariants(members map[string]any) error {
 			if name < other && strings.EqualFold(name, other) {
 				return fmt.Errorf("members %q and %q differ only in case", name, other)
 			}
+		}
+	}
+	return nil
+}
+
+// checkKID refuses a kid that cannot be stored and shown as the same text: 1 to 256 bytes of
+// UTF-8 without control characters. JSON holds only Unicode text, so a kid of other bytes (a PEM
+// key's ?kid=%DC) would be stored as U+FFFD and reloaded as another kid (found by
+// FuzzParseRegistration).
+func checkKID(kid string) error {
+	if kid == "" || len(kid) > 256 {
+		return errors.New("kid must be 1 to 256 bytes")
+	}
+	if !utf8.ValidString(kid) {
+		return errors.New("kid must be UTF-8 text")
+	}
+	for _, r := range kid {
+		if unicode.IsControl(r) {
+			return errors.New("kid must not hold control characters")
 		}
 	}
 	return nil

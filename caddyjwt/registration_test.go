@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/obgate/obgate/caddyjwt/keys"
 	"github.com/obgate/obgate/internal/jwttest"
@@ -94,6 +95,29 @@ func TestParseRegistrationRefusesWhatWouldReloadDifferently(t *testing.T) {
 				t.Fatalf("error %q, want it to say %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A kid must survive being stored as JSON: UTF-8 text without control characters (found by
+// FuzzParseRegistration: a PEM key's ?kid=%DC was stored as U+FFFD).
+func TestParseRegistrationRefusesKIDsThatDoNotRoundTrip(t *testing.T) {
+	s := jwttest.NewEC(t, "ES256")
+	pemBody, err := os.ReadFile(s.PublicPEM(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kid := range []string{"\xdc", "a\x00b", "line\nbreak", "\x7f"} {
+		if _, err := parseRegistration(pemBody, kid, "bank-a"); err == nil {
+			t.Errorf("PEM with kid %q accepted, want refused", kid)
+		}
+		m := s.JWK(t, false)
+		m["kid"] = kid // json.Marshal writes invalid UTF-8 as U+FFFD, control characters as \u escapes
+		if rk, err := parseRegistration(mustJSONBody(t, m), "", "bank-a"); err == nil && utf8.ValidString(kid) {
+			t.Errorf("JWK with kid %q accepted as %q, want refused", kid, rk.key.ID)
+		}
+	}
+	if _, err := parseRegistration(pemBody, "clé-2026", "bank-a"); err != nil {
+		t.Errorf("PEM with a UTF-8 kid refused: %v", err)
 	}
 }
 

@@ -535,3 +535,49 @@ http://127.0.0.1:{PORT} {
 		}
 	}
 }
+
+// Issue 10 item 5, the jwt provider inside Caddy's authentication handler: request trailers do
+// not reach the backend either.
+func TestAuthenticationProviderDropsRequestTrailers(t *testing.T) {
+	dir := t.TempDir()
+	a := jwttest.NewEC(t, "ES256")
+	be := newBackend(t)
+	port := freePort(t)
+	cfg := fmt.Sprintf(`{
+	"admin": {"disabled": true, "config": {"persist": false}},
+	"logging": {"logs": {"default": {"level": "ERROR"}}},
+	"storage": {"module": "file_system", "root": %q},
+	"apps": {"http": {"servers": {"s": {
+		"listen": ["127.0.0.1:%d"],
+		"automatic_https": {"disable": true},
+		"routes": [{"handle": [
+			{"handler": "authentication", "providers": {"jwt": {
+				"issuers": [{"issuer": %q, "keys": [{"path": %q}]}],
+				"audience": ["api"],
+				"tokens": [{"from": "header", "name": "CX-Authorization"}],
+				"require_empty": ["Authorization"]
+			}}},
+			{"handler": "reverse_proxy", "upstreams": [{"dial": %q}]}
+		]}]
+	}}}}
+}`, dir, port, issuerA, a.PublicPEM(t, dir), be.Addr())
+	if err := loadCaddy([]byte(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopCaddy(t) })
+	g := &gateway{t: t, Port: port, URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	g.waitListening()
+	tok := a.Token(t, jwttest.Claims(issuerA, "api", "carol", time.Now()), nil)
+	status := rawChunked(t, g, "/pay", []string{"CX-Authorization", tok}, "{}",
+		[]string{"Authorization", "Bearer " + unsignedToken(t)})
+	if status != 200 {
+		t.Fatalf("status = %d, want 200", status)
+	}
+	got := be.Requests()
+	if len(got) != 1 {
+		t.Fatalf("backend got %d requests, want 1", len(got))
+	}
+	if len(got[0].Trailer) != 0 {
+		t.Errorf("backend got request trailers %v, want none", got[0].Trailer)
+	}
+}
