@@ -1,10 +1,10 @@
 package authserver
 
 import (
-	"crypto/subtle"
 	"errors"
 	"net/http"
 
+	"github.com/obgate/obgate/caddyjwt/verify"
 	"github.com/obgate/obgate/internal/clientcert"
 	"github.com/obgate/obgate/internal/oauthreg"
 )
@@ -26,15 +26,28 @@ func (t *TokenEndpoint) VerifyAccessToken(r *http.Request, token string) (string
 	if clientID == "" {
 		return "", errAccessToken
 	}
-	if cnf, present := res.Claims["cnf"]; present {
-		m, _ := cnf.(map[string]any)
-		want, _ := m["x5t#S256"].(string)
-		cert, err := clientcert.FromRequest(r, t.ClientCertHeader)
-		if want == "" || err != nil || cert == nil || subtle.ConstantTimeCompare([]byte(clientcert.Thumbprint(cert)), []byte(want)) != 1 {
-			return "", errAccessToken
-		}
+	if err := checkCertBinding(r, t.ClientCertHeader, res.Claims); err != nil {
+		return "", errors.Join(errAccessToken, err)
 	}
 	return clientID, nil
+}
+
+// checkCertBinding applies RFC 8705 §3 to a token this endpoint issued, with the same rules as
+// jwt_auth (verify.CertBindingOf): a bound token needs the request's client certificate.
+func checkCertBinding(r *http.Request, header string, claims map[string]any) error {
+	cb, err := verify.CertBindingOf(claims)
+	if err != nil || !cb.Bound {
+		return err
+	}
+	cert, err := clientcert.FromRequest(r, header)
+	if err != nil {
+		return err
+	}
+	var tp string
+	if cert != nil {
+		tp = clientcert.Thumbprint(cert)
+	}
+	return cb.Check(tp, false)
 }
 
 // Info describes the endpoint for oauth_metadata.

@@ -15,7 +15,10 @@ type CertBinding struct {
 
 // CertBindingOf reads cnf x5t#S256 from verified claims. A cnf that is not a JSON object, or an
 // x5t#S256 that is not a non-empty string, is a ReasonCertMismatch rejection: a binding the
-// gateway cannot read must not pass as no binding (RFC 7800 §3.1 makes cnf an object).
+// gateway cannot read must not pass as no binding (RFC 7800 §3.1 makes cnf an object). A cnf
+// whose only confirmation methods are ones the gateway cannot check (jkt, jwk, jwe, jku, kid,
+// RFC 7800 §3.1 and RFC 9449 §6) is a ReasonUnsupportedBinding rejection: the issuer bound the
+// token to a proof this gateway does not verify, so taking it as a bearer token would fail open.
 func CertBindingOf(claims map[string]any) (CertBinding, error) {
 	raw, ok := claims["cnf"]
 	if !ok {
@@ -27,7 +30,7 @@ func CertBindingOf(claims map[string]any) (CertBinding, error) {
 	}
 	v, ok := cnf["x5t#S256"]
 	if !ok {
-		return CertBinding{}, nil
+		return CertBinding{}, Reject(ReasonUnsupportedBinding, errors.New("cnf carries no x5t#S256"))
 	}
 	tp, ok := v.(string)
 	if !ok || tp == "" {

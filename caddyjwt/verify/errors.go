@@ -111,6 +111,10 @@ const (
 	// ReasonNotCertBound means the policy requires certificate-bound tokens and this one carries no
 	// cnf x5t#S256.
 	ReasonNotCertBound
+	// ReasonUnsupportedBinding means the token's cnf claim binds it by a confirmation method the
+	// gateway cannot check (e.g. DPoP's jkt, RFC 9449 §6): such a token is refused, never taken
+	// as a bearer token.
+	ReasonUnsupportedBinding
 
 	reasonCount
 )
@@ -123,40 +127,41 @@ var reasonInfo = [reasonCount]struct {
 	name, desc string
 	status     int
 }{
-	ReasonUnknown:           {"unknown", "the token could not be verified", 401},
-	ReasonNoToken:           {"no_token", "no token was presented", 401},
-	ReasonMultipleTokens:    {"multiple_tokens", "more than one token was presented", 400},
-	ReasonHeaderNotEmpty:    {"header_not_empty", "a header that must be empty has a value", 400},
-	ReasonAmbiguousQuery:    {"ambiguous_query", "the query does not parse cleanly or repeats the token parameter in another spelling", 400},
-	ReasonTooLarge:          {"too_large", "the token is too large", 401},
-	ReasonMalformed:         {"malformed", "the token is not a well-formed compact JWS", 401},
-	ReasonDuplicateName:     {"duplicate_name", "the token repeats a JSON member name", 401},
-	ReasonBadHeader:         {"bad_header", "the token's JOSE header is invalid", 401},
-	ReasonCritUnsupported:   {"crit_unsupported", "the token's crit header names an unsupported extension", 401},
-	ReasonUnencodedPayload:  {"unencoded_payload", "unencoded payloads (b64) are not accepted here", 401},
-	ReasonUnknownIssuer:     {"unknown_issuer", "the token's issuer is not trusted", 401},
-	ReasonAlgNotAllowed:     {"alg_not_allowed", "the token's signing algorithm is not allowed", 401},
-	ReasonUnknownKey:        {"unknown_kid", "the token's key ID is not known for its issuer", 401},
-	ReasonNoMatchingKey:     {"no_matching_key", "no key of the issuer fits the token", 401},
-	ReasonBadSignature:      {"bad_signature", "the token's signature is invalid", 401},
-	ReasonKeysUnavailable:   {"keys_unavailable", "the issuer's keys are temporarily unavailable", 503},
-	ReasonExpired:           {"expired", "the token is expired", 401},
-	ReasonMissingExp:        {"missing_exp", "the token has no exp claim", 401},
-	ReasonNotYetValid:       {"not_yet_valid", "the token is not valid yet (nbf)", 401},
-	ReasonIssuedInFuture:    {"issued_in_future", "the token was issued in the future (iat)", 401},
-	ReasonTooOld:            {"too_old", "the token is too old (iat)", 401},
-	ReasonBadTime:           {"bad_time", "a time claim is not a numeric date", 401},
-	ReasonWrongAudience:     {"wrong_audience", "the token is not meant for this audience", 401},
-	ReasonMissingClaim:      {"missing_claim", "a required claim is missing", 401},
-	ReasonClaimRule:         {"claim_rule", "the token lacks a required claim value", 403},
-	ReasonBindingMismatch:   {"binding_mismatch", "the signature does not match the request", 401},
-	ReasonBodyTooLarge:      {"body_too_large", "the request body is too large", 413},
-	ReasonReplayed:          {"replayed", "the signature was already used", 401},
-	ReasonReplayUnavailable: {"replay_unavailable", "replay protection is temporarily unavailable", 503},
-	ReasonLifetimeTooLong:   {"lifetime_too_long", "the token's lifetime is too long to be accepted once only", 401},
-	ReasonCertMissing:       {"cert_missing", "the token is bound to a client certificate and none was presented", 401},
-	ReasonCertMismatch:      {"cert_mismatch", "the token is bound to another client certificate", 401},
-	ReasonNotCertBound:      {"not_cert_bound", "the token is not bound to a client certificate", 401},
+	ReasonUnknown:            {"unknown", "the token could not be verified", 401},
+	ReasonNoToken:            {"no_token", "no token was presented", 401},
+	ReasonMultipleTokens:     {"multiple_tokens", "more than one token was presented", 400},
+	ReasonHeaderNotEmpty:     {"header_not_empty", "a header that must be empty has a value", 400},
+	ReasonAmbiguousQuery:     {"ambiguous_query", "the query does not parse cleanly or repeats the token parameter in another spelling", 400},
+	ReasonTooLarge:           {"too_large", "the token is too large", 401},
+	ReasonMalformed:          {"malformed", "the token is not a well-formed compact JWS", 401},
+	ReasonDuplicateName:      {"duplicate_name", "the token repeats a JSON member name", 401},
+	ReasonBadHeader:          {"bad_header", "the token's JOSE header is invalid", 401},
+	ReasonCritUnsupported:    {"crit_unsupported", "the token's crit header names an unsupported extension", 401},
+	ReasonUnencodedPayload:   {"unencoded_payload", "unencoded payloads (b64) are not accepted here", 401},
+	ReasonUnknownIssuer:      {"unknown_issuer", "the token's issuer is not trusted", 401},
+	ReasonAlgNotAllowed:      {"alg_not_allowed", "the token's signing algorithm is not allowed", 401},
+	ReasonUnknownKey:         {"unknown_kid", "the token's key ID is not known for its issuer", 401},
+	ReasonNoMatchingKey:      {"no_matching_key", "no key of the issuer fits the token", 401},
+	ReasonBadSignature:       {"bad_signature", "the token's signature is invalid", 401},
+	ReasonKeysUnavailable:    {"keys_unavailable", "the issuer's keys are temporarily unavailable", 503},
+	ReasonExpired:            {"expired", "the token is expired", 401},
+	ReasonMissingExp:         {"missing_exp", "the token has no exp claim", 401},
+	ReasonNotYetValid:        {"not_yet_valid", "the token is not valid yet (nbf)", 401},
+	ReasonIssuedInFuture:     {"issued_in_future", "the token was issued in the future (iat)", 401},
+	ReasonTooOld:             {"too_old", "the token is too old (iat)", 401},
+	ReasonBadTime:            {"bad_time", "a time claim is not a numeric date", 401},
+	ReasonWrongAudience:      {"wrong_audience", "the token is not meant for this audience", 401},
+	ReasonMissingClaim:       {"missing_claim", "a required claim is missing", 401},
+	ReasonClaimRule:          {"claim_rule", "the token lacks a required claim value", 403},
+	ReasonBindingMismatch:    {"binding_mismatch", "the signature does not match the request", 401},
+	ReasonBodyTooLarge:       {"body_too_large", "the request body is too large", 413},
+	ReasonReplayed:           {"replayed", "the signature was already used", 401},
+	ReasonReplayUnavailable:  {"replay_unavailable", "replay protection is temporarily unavailable", 503},
+	ReasonLifetimeTooLong:    {"lifetime_too_long", "the token's lifetime is too long to be accepted once only", 401},
+	ReasonCertMissing:        {"cert_missing", "the token is bound to a client certificate and none was presented", 401},
+	ReasonCertMismatch:       {"cert_mismatch", "the token is bound to another client certificate", 401},
+	ReasonNotCertBound:       {"not_cert_bound", "the token is not bound to a client certificate", 401},
+	ReasonUnsupportedBinding: {"unsupported_binding", "the token is bound by a confirmation method this gateway cannot check", 401},
 }
 
 // String is the reason's stable snake_case name, for logs and metric labels.
