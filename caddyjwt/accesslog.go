@@ -80,7 +80,11 @@ func (al *accessLog) begin(w http.ResponseWriter, r *http.Request) (*accessEntry
 		return nil, w
 	}
 	caddyhttp.SetVar(r.Context(), caddyhttp.LogSkipVar, true)
-	e := &accessEntry{al: al, logs: srv.Logs, start: time.Now(), req: al.redactedCopy(r, srv.Logs.ShouldLogCredentials)}
+	rr := redactionsOf(r)
+	e := &accessEntry{al: al, logs: srv.Logs, start: time.Now(), req: rr.redactedCopy(r, al, srv.Logs.ShouldLogCredentials)}
+	if rr != nil {
+		rr.entry = e
+	}
 	e.rec = caddyhttp.NewResponseRecorder(w, nil, nil)
 	if r.Body != nil && r.Body != http.NoBody {
 		e.body = &countingReader{ReadCloser: r.Body}
@@ -101,21 +105,68 @@ func (al *accessLog) carriesToken(r *http.Request) bool {
 	return len(al.query) > 0 && r.URL.RawQuery != ""
 }
 
+// redactionsVar is the request variable holding the request's *requestRedactions.
+const redactionsVar = "obgate.jwt_auth.redactions"
+
+// requestRedactions are, for one request, the jwt_auth policies that saw a token location of
+// theirs filled, and the access entry one of them writes: with several policies on a request
+// (say a client token in one header and a customer token in another), what any of them logs must
+// redact every policy's locations.
+type requestRedactions struct {
+	als   []*accessLog
+	entry *accessEntry
+}
+
+// redactionsOf returns the request's redactions; nil outside a Caddy server (no variables).
+func redactionsOf(r *http.Request) *requestRedactions {
+	rr, _ := caddyhttp.GetVar(r.Context(), redactionsVar).(*requestRedactions)
+	return rr
+}
+
+// join records that al's token locations are filled in r (it must run before handOn, which may
+// strip them) and redacts them in an entry another policy already took over. It reports
+// whether r carries a value in a location of al that Caddy would log in clear.
+func (al *accessLog) join(r *http.Request) bool {
+	if al == nil || !al.carriesToken(r) {
+		return false
+	}
+	rr := redactionsOf(r)
+	if rr == nil {
+		rr = new(requestRedactions)
+		caddyhttp.SetVar(r.Context(), redactionsVar, rr)
+	}
+	rr.als = append(rr.als, al)
+	if rr.entry != nil {
+		al.redact(rr.entry.req.Request) // that copy is jwt_auth's own
+	}
+	return true
+}
+
 // redactedCopy is what Caddy's entry would show of the request, the token locations' values
-// replaced: the method, remote address and request URI as the client sent them, the headers as
-// jwt_auth sees them.
-func (al *accessLog) redactedCopy(r *http.Request, logCredentials bool) caddyhttp.LoggableHTTPRequest {
+// replaced (those of every policy in rr, and al's): the method, remote address and request URI
+// as the client sent them, the headers as jwt_auth sees them.
+func (rr *requestRedactions) redactedCopy(r *http.Request, al *accessLog, logCredentials bool) caddyhttp.LoggableHTTPRequest {
 	c := r.Clone(r.Context())
 	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
 		c.Method, c.RemoteAddr, c.RequestURI = orig.Method, orig.RemoteAddr, orig.RequestURI
 	}
+	al.redact(c)
+	if rr != nil {
+		for _, other := range rr.als {
+			other.redact(c)
+		}
+	}
+	return caddyhttp.LoggableHTTPRequest{Request: c, ShouldLogCredentials: logCredentials}
+}
+
+// redact replaces the values of al's token locations in c, a copy of the request.
+func (al *accessLog) redact(c *http.Request) {
 	for _, h := range al.headers {
 		if vs := c.Header[h]; len(vs) > 0 {
 			c.Header[h] = []string{redacted}
 		}
 	}
 	c.RequestURI = redactQuery(c.RequestURI, al.query)
-	return caddyhttp.LoggableHTTPRequest{Request: c, ShouldLogCredentials: logCredentials}
 }
 
 // redactQuery replaces the values of the named parameters in a request URI's query. Pairs are

@@ -11,12 +11,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
-// exposes reports whether the request carries a value in a token location Caddy would log in
-// clear (see accessLog). It must be asked before handOn, which may strip the token.
-func (al *accessLog) exposes(r *http.Request) bool {
-	return al != nil && al.carriesToken(r)
-}
-
 // handlerError stands in for Caddy's handling of an error a later handler returned, for a request
 // whose token is in a location Caddy would log in clear.
 //
@@ -40,11 +34,15 @@ func (al *accessLog) handlerError(w http.ResponseWriter, r *http.Request, entry 
 	if status >= 500 {
 		level = zapcore.ErrorLevel
 	}
+	rr := redactionsOf(r)
 	var req caddyhttp.LoggableHTTPRequest
-	if entry != nil {
+	switch {
+	case entry != nil:
 		req = entry.req
-	} else {
-		req = al.redactedCopy(r, srv.Logs != nil && srv.Logs.ShouldLogCredentials)
+	case rr != nil && rr.entry != nil: // another policy's entry: every policy's locations redacted
+		req = rr.entry.req
+	default:
+		req = rr.redactedCopy(r, al, srv.Logs != nil && srv.Logs.ShouldLogCredentials)
 	}
 	fields = append([]zap.Field{zap.Object("request", req), zap.Duration("duration", time.Since(start))}, fields...)
 	names := []string{""}

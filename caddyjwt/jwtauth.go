@@ -59,7 +59,7 @@ func (h *JWTAuth) Provision(ctx caddy.Context) error {
 // are never handed on: they could carry a token or a require_empty header past the check.
 func (h *JWTAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	r = withoutTrailers(r)
-	start, exposed := time.Now(), h.auth.access.exposes(r)
+	start, exposed := time.Now(), h.auth.access.join(r)
 	entry, w := h.auth.access.begin(w, r) // nil unless the token is where Caddy would log it
 	res, err := h.auth.authenticate(r)
 	if err != nil {

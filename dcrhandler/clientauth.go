@@ -40,6 +40,12 @@ func checkGenericAuth(md map[string]any) *rejection {
 		return badMetadata("token_endpoint_auth_method: client_secret_jwt is not supported (client secrets are stored hashed); use private_key_jwt")
 	case !slices.Contains(genericMethods, method):
 		return badMetadata("token_endpoint_auth_method: not a method this server supports")
+	case method == "tls_client_auth":
+		// RFC 8705 §2.1.2: a tls_client_auth client MUST register the certificate subject the
+		// server is to expect; this server compares the subject DN.
+		if dn, _ := md["tls_client_auth_subject_dn"].(string); dn == "" {
+			return badMetadata("tls_client_auth_subject_dn: required with tls_client_auth (RFC 8705 §2.1.2)")
+		}
 	case slices.Contains(keyMethods, method):
 		_, jwks := md["jwks"]
 		_, jwksURI := md["jwks_uri"]

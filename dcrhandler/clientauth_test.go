@@ -79,6 +79,9 @@ func TestGenericAuthMethodRules(t *testing.T) {
 		{"private_key_jwt without keys refused", `{"token_endpoint_auth_method":"private_key_jwt"}`, "jwks"},
 		{"self_signed_tls_client_auth without keys refused", `{"token_endpoint_auth_method":"self_signed_tls_client_auth"}`, "jwks"},
 		{"tls_client_auth accepted", `{"token_endpoint_auth_method":"tls_client_auth","tls_client_auth_subject_dn":"CN=c"}`, ""},
+		// RFC 8705 §2.1.2: tls_client_auth names the certificate subject to expect; without it the
+		// token endpoint would have nothing to compare the client's certificate with.
+		{"tls_client_auth without a subject DN refused", `{"token_endpoint_auth_method":"tls_client_auth"}`, "tls_client_auth_subject_dn"},
 		{"none accepted", `{"token_endpoint_auth_method":"none"}`, ""},
 		{"client_secret_jwt refused", `{"token_endpoint_auth_method":"client_secret_jwt"}`, "token_endpoint_auth_method"},
 		{"unknown method refused", `{"token_endpoint_auth_method":"magic"}`, "token_endpoint_auth_method"},

@@ -69,3 +69,62 @@ http://127.0.0.1:{PORT} {
 		t.Errorf("%d log lines with status 502, want the access entries and the error lines:\n%s", n, logged)
 	}
 }
+
+// Two jwt_auth policies on one request, each with its token in its own custom header: the
+// access log entry the first one writes and the error line of a failing upstream hold neither
+// token.
+func TestJWTAuthTwoPoliciesLogsHoldNeitherToken(t *testing.T) {
+	dir := t.TempDir()
+	a := jwttest.NewEC(t, "ES256")
+	logFile, accessFile := filepath.Join(dir, "caddy.log"), filepath.Join(dir, "access.log")
+	policy := func(header string) string {
+		return fmt.Sprintf(`jwt_auth {
+			issuer %s {
+				key %s
+			}
+			audience bank
+			token header %s
+		}`, issuerA, a.PublicPEM(t, dir), header)
+	}
+	g := startGateway(t, fmt.Sprintf(`{
+	admin off
+	persist_config off
+	storage file_system %s
+	log {
+		output file %s
+	}
+}
+http://127.0.0.1:{PORT} {
+	log {
+		output file %s
+	}
+	route {
+		%s
+		%s
+		reverse_proxy 127.0.0.1:%d
+	}
+}
+`, dir, logFile, accessFile, policy("X-Client-Token"), policy("X-Customer-Token"), freePort(t)))
+
+	now := time.Now()
+	client := a.Token(t, jwttest.Claims(issuerA, "bank", "client-1", now), nil)
+	customer := a.Token(t, jwttest.Claims(issuerA, "bank", "customer-1", now), nil)
+	if res := g.do("GET", "/accounts", nil, "X-Client-Token", client, "X-Customer-Token", customer); res.Status != 502 {
+		t.Fatalf("status %d, want 502 (%s)", res.Status, res.Body)
+	}
+	var logged string
+	eventually(t, "the error line and the access log entry", func() bool {
+		l, _ := os.ReadFile(logFile)
+		ac, _ := os.ReadFile(accessFile)
+		logged = string(l) + string(ac)
+		return strings.Contains(logged, `"logger":"http.log.error`) && strings.Contains(logged, `"msg":"handled request"`)
+	})
+	for _, tok := range []string{client, customer} {
+		sig := strings.Split(tok, ".")[2]
+		for _, line := range strings.Split(logged, "\n") {
+			if strings.Contains(line, sig) {
+				t.Errorf("a log line holds a token: %.400s", line)
+			}
+		}
+	}
+}
