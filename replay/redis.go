@@ -14,7 +14,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/obgate/obgate/replay/backend"
+	"github.com/obgate/obgate/replay/backend/redisstore"
 )
 
 func init() {
@@ -58,7 +58,7 @@ type RedisStore struct {
 	// Between 10ms and 5s. Default: 500ms.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
-	client  *backend.Redis
+	client  *redisstore.Redis
 	release func()
 }
 
@@ -95,16 +95,16 @@ func (s *RedisStore) Provision(caddy.Context) error {
 		return errors.New("redis: db: must not be negative")
 	}
 	if s.KeyPrefix == "" {
-		s.KeyPrefix = backend.DefaultKeyPrefix
+		s.KeyPrefix = redisstore.DefaultKeyPrefix
 	}
 	timeout := time.Duration(s.Timeout)
 	if timeout == 0 {
-		timeout = backend.DefaultRedisTimeout
+		timeout = redisstore.DefaultRedisTimeout
 	}
 	if timeout < minRedisTimeout || timeout > maxRedisTimeout {
 		return fmt.Errorf("redis: timeout: must be between %v and %v", minRedisTimeout, maxRedisTimeout)
 	}
-	opts := backend.RedisOptions{
+	opts := redisstore.RedisOptions{
 		Addr:      addr,
 		Username:  repl.ReplaceKnown(s.Username, ""),
 		Password:  repl.ReplaceKnown(s.Password, ""),
@@ -117,7 +117,7 @@ func (s *RedisStore) Provision(caddy.Context) error {
 	}
 	key := clientKey(opts)
 	v, _, err := redisClients.LoadOrNew(key, func() (caddy.Destructor, error) {
-		c, err := backend.NewRedis(opts)
+		c, err := redisstore.NewRedis(opts)
 		if err != nil {
 			return nil, err
 		}
@@ -134,7 +134,7 @@ func (s *RedisStore) Provision(caddy.Context) error {
 
 // clientKey identifies a client by everything that shapes its connections. The credentials enter
 // only as a hash, so the pool's keys hold no secret.
-func clientKey(o backend.RedisOptions) string {
+func clientKey(o redisstore.RedisOptions) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%q %q %q %d %t %d %q", o.Addr, o.Username, o.Password, o.DB, o.TLS != nil, o.Timeout, o.KeyPrefix)
 	return hex.EncodeToString(h.Sum(nil))
@@ -157,7 +157,7 @@ func (s *RedisStore) Cleanup() error {
 }
 
 // redisClient adapts a client to the usage pool: destructing it closes the connections.
-type redisClient struct{ *backend.Redis }
+type redisClient struct{ *redisstore.Redis }
 
 func (c redisClient) Destruct() error { return c.Close() }
 

@@ -48,7 +48,7 @@ func (m *Memory) SetMax(maxEntries int) {
 // Claim implements Store.
 func (m *Memory) Claim(_ context.Context, id [32]byte, until time.Time) error {
 	now := m.clock()
-	if _, err := lifetime(now, until); err != nil {
+	if _, err := Lifetime(now, until); err != nil {
 		return err
 	}
 	m.mu.Lock()

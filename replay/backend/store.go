@@ -1,5 +1,6 @@
 // Package backend holds obgate's single-use stores, without Caddy: an in-process Memory store and
-// a Redis store shared by every gateway instance that uses the same Redis.
+// and, in package redisstore, a Redis store shared by every gateway instance that uses the same
+// Redis.
 //
 // A store claims values: the first Claim of a value within its lifetime succeeds, every later
 // Claim of it before that lifetime ends fails with ErrReplayed. The invariant every store keeps is
@@ -68,9 +69,9 @@ func RetryAfter(err error) time.Duration {
 	return defaultRetryAfter
 }
 
-// lifetime is the time from now until until, or ErrLifetime when that is not within
+// Lifetime is the time from now until until, or ErrLifetime when that is not within
 // (0, MaxLifetime].
-func lifetime(now, until time.Time) (time.Duration, error) {
+func Lifetime(now, until time.Time) (time.Duration, error) {
 	ttl := until.Sub(now)
 	if ttl <= 0 || ttl > MaxLifetime {
 		return 0, ErrLifetime

@@ -1,4 +1,7 @@
-package backend
+// Package redisstore is the Redis single-use store: one atomic SET NX PX per claim, shared by every
+// gateway instance that uses the same Redis. It lives apart from package backend so that engines
+// which only need the store's interface and errors do not depend on the Redis client.
+package redisstore
 
 import (
 	"context"
@@ -12,6 +15,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/obgate/obgate/replay/backend"
 )
 
 // DefaultRedisTimeout bounds one Claim against Redis, connecting included.
@@ -100,7 +105,7 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 }
 
 // Scope returns the store of one scope: values claimed in one scope are unknown to another.
-func (r *Redis) Scope(scope string) Store {
+func (r *Redis) Scope(scope string) backend.Store {
 	return &redisScope{r: r, scope: scope}
 }
 
@@ -118,7 +123,7 @@ type redisScope struct {
 
 // Claim implements Store with one SET NX PX.
 func (s *redisScope) Claim(ctx context.Context, id [32]byte, until time.Time) error {
-	ttl, err := lifetime(s.r.clock(), until)
+	ttl, err := backend.Lifetime(s.r.clock(), until)
 	if err != nil {
 		return err
 	}
@@ -129,11 +134,11 @@ func (s *redisScope) Claim(ctx context.Context, id [32]byte, until time.Time) er
 	res, err := s.r.client.Do(ctx, "SET", s.key(id), "1", "NX", "PX", ms).Result()
 	switch {
 	case errors.Is(err, redis.Nil):
-		return ErrReplayed // NX: the key exists, the value was claimed and is still live
+		return backend.ErrReplayed // NX: the key exists, the value was claimed and is still live
 	case err != nil:
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", backend.ErrUnavailable, err)
 	case res != "OK":
-		return fmt.Errorf("%w: unexpected reply to SET", ErrUnavailable)
+		return fmt.Errorf("%w: unexpected reply to SET", backend.ErrUnavailable)
 	}
 	return nil
 }

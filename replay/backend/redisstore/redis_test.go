@@ -1,7 +1,8 @@
-package backend_test
+package redisstore_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"regexp"
@@ -14,11 +15,12 @@ import (
 
 	"github.com/obgate/obgate/internal/redistest"
 	"github.com/obgate/obgate/replay/backend"
+	"github.com/obgate/obgate/replay/backend/redisstore"
 )
 
-func newRedis(t *testing.T, o backend.RedisOptions) *backend.Redis {
+func newRedis(t *testing.T, o redisstore.RedisOptions) *redisstore.Redis {
 	t.Helper()
-	r, err := backend.NewRedis(o)
+	r, err := redisstore.NewRedis(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,8 +32,8 @@ func newRedis(t *testing.T, o backend.RedisOptions) *backend.Redis {
 // claimed through one is refused through the other, and of many concurrent claims exactly one wins.
 func TestRedisClaimIsSharedByEveryInstance(t *testing.T) {
 	srv := redistest.Start(t)
-	a := newRedis(t, backend.RedisOptions{Addr: srv.Addr}).Scope("request_signature/p")
-	b := newRedis(t, backend.RedisOptions{Addr: srv.Addr}).Scope("request_signature/p")
+	a := newRedis(t, redisstore.RedisOptions{Addr: srv.Addr}).Scope("request_signature/p")
+	b := newRedis(t, redisstore.RedisOptions{Addr: srv.Addr}).Scope("request_signature/p")
 	ctx := context.Background()
 	until := time.Now().Add(time.Minute)
 	if err := a.Claim(ctx, id(1), until); err != nil {
@@ -71,7 +73,7 @@ func TestRedisClaimIsSharedByEveryInstance(t *testing.T) {
 // and a hash (nothing of the id in clear), and its TTL is the value's remaining lifetime.
 func TestRedisKeyIsHashedPrefixedAndLivesAsLongAsTheValue(t *testing.T) {
 	srv := redistest.Start(t)
-	st := newRedis(t, backend.RedisOptions{Addr: srv.Addr, KeyPrefix: "gw-test:"}).Scope("dcr/x")
+	st := newRedis(t, redisstore.RedisOptions{Addr: srv.Addr, KeyPrefix: "gw-test:"}).Scope("dcr/x")
 	value := id(3)
 	if err := st.Claim(context.Background(), value, time.Now().Add(90*time.Second)); err != nil {
 		t.Fatal(err)
@@ -102,7 +104,7 @@ func TestRedisKeyIsHashedPrefixedAndLivesAsLongAsTheValue(t *testing.T) {
 // TestRedisScopesAreSeparate: the same id in two scopes is two values.
 func TestRedisScopesAreSeparate(t *testing.T) {
 	srv := redistest.Start(t)
-	r := newRedis(t, backend.RedisOptions{Addr: srv.Addr})
+	r := newRedis(t, redisstore.RedisOptions{Addr: srv.Addr})
 	until := time.Now().Add(time.Minute)
 	for _, scope := range []string{"a", "b", "a\x00b"} {
 		if err := r.Scope(scope).Claim(context.Background(), id(4), until); err != nil {
@@ -115,7 +117,7 @@ func TestRedisScopesAreSeparate(t *testing.T) {
 // Redis not at all.
 func TestRedisOneRoundTripPerClaim(t *testing.T) {
 	srv := redistest.Start(t)
-	st := newRedis(t, backend.RedisOptions{Addr: srv.Addr}).Scope("s")
+	st := newRedis(t, redisstore.RedisOptions{Addr: srv.Addr}).Scope("s")
 	ctx := context.Background()
 	for n := range 10 {
 		_ = st.Claim(ctx, id(100+n%5), time.Now().Add(time.Minute)) // 5 fresh, 5 replayed
@@ -137,7 +139,7 @@ func TestRedisOneRoundTripPerClaim(t *testing.T) {
 // the same client, no reload.
 func TestRedisDownIsUnavailableThenRecovers(t *testing.T) {
 	srv := redistest.Start(t)
-	st := newRedis(t, backend.RedisOptions{Addr: srv.Addr, Timeout: 300 * time.Millisecond}).Scope("s")
+	st := newRedis(t, redisstore.RedisOptions{Addr: srv.Addr, Timeout: 300 * time.Millisecond}).Scope("s")
 	ctx := context.Background()
 	if err := st.Claim(ctx, id(5), time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
@@ -172,12 +174,19 @@ func TestRedisDownIsUnavailableThenRecovers(t *testing.T) {
 func TestRedisPassword(t *testing.T) {
 	srv := redistest.Start(t, redistest.WithPassword("s3cret-pw"))
 	until := time.Now().Add(time.Minute)
-	bad := newRedis(t, backend.RedisOptions{Addr: srv.Addr, Password: "wrong"}).Scope("s")
+	bad := newRedis(t, redisstore.RedisOptions{Addr: srv.Addr, Password: "wrong"}).Scope("s")
 	if err := bad.Claim(context.Background(), id(9), until); !errors.Is(err, backend.ErrUnavailable) {
 		t.Errorf("claim with a wrong password: error = %v, want ErrUnavailable", err)
 	}
-	good := newRedis(t, backend.RedisOptions{Addr: srv.Addr, Password: "s3cret-pw", DB: 3}).Scope("s")
+	good := newRedis(t, redisstore.RedisOptions{Addr: srv.Addr, Password: "s3cret-pw", DB: 3}).Scope("s")
 	if err := good.Claim(context.Background(), id(9), until); err != nil {
 		t.Errorf("claim with the password: %v", err)
 	}
+}
+
+// id is a value id made from a number, for readable tests.
+func id(n int) [32]byte {
+	var v [32]byte
+	binary.BigEndian.PutUint64(v[:8], uint64(n))
+	return v
 }
