@@ -1,7 +1,8 @@
 // Package cluster runs three gateway instances of the project as separate OS processes, on one
 // shared file_system storage and one Redis (a real redis-server, started by the test on a free
 // loopback port), and checks what a load balancer in front of them would see: single-use checks
-// hold across instances, registrations and registered keys are shared, and the instances fail
+// hold across instances, registrations, registered keys and the jwt_signer keys are shared (a
+// token issued on one instance verifies on the others), and the instances fail
 // closed while Redis is down.
 package cluster
 
@@ -69,6 +70,9 @@ const (
 	dcrRedirect  = "https://client.example/cb"
 	tppIssuer    = "https://tpp.example"
 	apiAudience  = "bank-api"
+	asIssuer     = "https://as.bank.example" // iss of the tokens every instance's token_endpoint issues
+	asAudience   = "bank-as-api"             // their aud
+	asClientID   = "cluster-client"          // the static private_key_jwt client
 )
 
 // world is what the three instances share: storage, Redis, the backend and the keys.
@@ -83,6 +87,8 @@ type world struct {
 	dir      *jwttest.Signer
 	dirPEM   string
 	software *jwttest.Signer
+	asClient *jwttest.Signer // the token_endpoint's static private_key_jwt client
+	asClPEM  string
 	jwks     *httptest.Server
 	seq      atomic.Int64
 	client   *http.Client
@@ -105,6 +111,8 @@ func newWorld(t *testing.T, redisOpts ...redistest.Option) *world {
 	w.dir = jwttest.NewRSA(t, 2048, "PS256")
 	w.dirPEM = w.dir.PublicPEM(t, t.TempDir())
 	w.software = jwttest.NewRSA(t, 2048, "PS256")
+	w.asClient = jwttest.NewEC(t, "ES256")
+	w.asClPEM = w.asClient.PublicPEM(t, t.TempDir())
 	body := jwttest.JWKS(t, w.software)
 	w.jwks = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
 		rw.Header().Set("Content-Type", "application/json")
@@ -124,6 +132,9 @@ func (w *world) caddyfile(port, adminPort int) string {
 	storage file_system %s
 	replay_store redis %s {
 		timeout 2s
+	}
+	jwt_signer cluster {
+		refresh_interval 1s
 	}
 	log {
 		level WARN
@@ -165,11 +176,33 @@ func (w *world) caddyfile(port, adminPort int) string {
 		}
 		reverse_proxy %s
 	}
+	handle /token {
+		token_endpoint {
+			signer cluster
+			issuer %s
+			audience %s
+			client %s {
+				auth private_key_jwt
+				key %s
+				scope accounts
+			}
+		}
+	}
+	handle /as-api/* {
+		jwt_auth {
+			issuer %s {
+				signer cluster
+			}
+			audience %s
+		}
+		reverse_proxy %s
+	}
 	respond 404
 }
 `, adminPort, w.storage, w.redis.Addr, port, w.signerPE, w.backend.URL,
 		dcrDirectory, w.dirPEM, dcrAudience, strings.TrimPrefix(w.jwks.URL, "http://"),
-		tppIssuer, apiAudience, w.backend.URL)
+		tppIssuer, apiAudience, w.backend.URL,
+		asIssuer, asAudience, asClientID, w.asClPEM, asIssuer, asAudience, w.backend.URL)
 }
 
 // instance is one gateway process.
