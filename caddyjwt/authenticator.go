@@ -26,7 +26,6 @@ type authenticator struct {
 	logger       *zap.Logger
 	certBinding  certBinding
 	strip        bool          // strip_token: the token leaves the request handed on
-	queryNames   []string      // the query token locations, redacted from the request URI
 	access       *accessLog    // nil when Caddy's access log redacts every token location
 	remote       *remoteLeases // the remote key caches in use; released by Cleanup
 	unname       func()        // removes the jwt_check name, if any; called by Cleanup
@@ -74,11 +73,6 @@ func (c *Config) provision(ctx caddy.Context, logger *zap.Logger) (*authenticato
 		access:       newAccessLog(ctx, c.Tokens),
 		logger:       logger,
 		remote:       remote,
-	}
-	for _, loc := range c.Tokens {
-		if loc.From == "query" {
-			a.queryNames = append(a.queryNames, loc.Name)
-		}
 	}
 	if err := a.nameAuthenticator(ctx, c.Name); err != nil {
 		a.release()

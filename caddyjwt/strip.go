@@ -14,8 +14,9 @@ import (
 // unchanged.
 func (a *authenticator) handOn(r *http.Request) {
 	if !a.strip {
-		if len(a.queryNames) > 0 {
-			r.RequestURI = redactQuery(r.RequestURI, a.queryNames)
+		// a.access is nil only when there is no query location (newAccessLog).
+		if a.access != nil && len(a.access.query) > 0 {
+			r.RequestURI = redactQuery(r.RequestURI, a.access.query)
 		}
 		return
 	}

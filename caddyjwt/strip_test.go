@@ -3,6 +3,8 @@ package caddyjwt
 import (
 	"net/http/httptest"
 	"testing"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // strip_token takes out the token and nothing else; without it only the request URI string has a
@@ -30,7 +32,7 @@ func TestHandOnStripsOnlyTheToken(t *testing.T) {
 			for _, h := range tc.headers {
 				r.Header.Add(h[0], h[1])
 			}
-			a := &authenticator{tokens: locs, strip: tc.strip, queryNames: []string{"access_token"}}
+			a := &authenticator{tokens: locs, strip: tc.strip, access: newAccessLog(caddy.Context{}, locs)}
 			a.handOn(r)
 			if r.RequestURI != tc.wantURI || r.URL.RawQuery != tc.wantRaw {
 				t.Errorf("RequestURI %q, RawQuery %q; want %q, %q", r.RequestURI, r.URL.RawQuery, tc.wantURI, tc.wantRaw)
