@@ -81,15 +81,6 @@ func (h *JWKS) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Han
 	return nil
 }
 
-// writeJSONError writes {"error", "error_description"} with Cache-Control: no-store.
-func writeJSONError(w http.ResponseWriter, status int, code, desc string) {
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = fmt.Fprintf(w, `{"error":%q,"error_description":%q}`, code, desc)
-}
-
 // Interface guards
 var (
 	_ caddy.Provisioner           = (*JWKS)(nil)

@@ -99,14 +99,14 @@ func (m *Metadata) Provision(ctx caddy.Context) error {
 func (m *Metadata) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeMetadataError(w, http.StatusMethodNotAllowed, "invalid_request", "the metadata document answers GET only")
+		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "the metadata document answers GET only")
 		return nil
 	}
 	doc, err := m.document()
 	if err != nil {
 		m.logger.Error("metadata document", zap.Error(err))
 		w.Header().Set("Retry-After", "1")
-		writeMetadataError(w, http.StatusServiceUnavailable, grant.CodeTemporarilyUnavailable, "the authorization server metadata is not available")
+		writeJSONError(w, http.StatusServiceUnavailable, grant.CodeTemporarilyUnavailable, "the authorization server metadata is not available")
 		return nil
 	}
 	data, err := json.Marshal(doc)
@@ -147,15 +147,6 @@ func (m *Metadata) document() (map[string]any, error) {
 	}
 	doc["tls_client_certificate_bound_access_tokens"] = info.CertificateBoundTokens
 	return doc, nil
-}
-
-func writeMetadataError(w http.ResponseWriter, status int, code, desc string) {
-	data, _ := json.Marshal(map[string]string{"error": code, "error_description": desc})
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(data)
 }
 
 // Interface guards

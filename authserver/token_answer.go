@@ -36,8 +36,20 @@ func writeGrantError(w http.ResponseWriter, e *grant.Error, realm string) {
 	case e.Challenge != "":
 		h.Set("WWW-Authenticate", bearer.Quotable(e.Challenge)+` realm="`+bearer.Quotable(realm)+`"`)
 	}
-	data, _ := json.Marshal(map[string]string{"error": e.Code, "error_description": e.Description})
-	writeJSONNoStore(w, e.Status, data)
+	writeJSONError(w, e.Status, e.Code, e.Description)
+}
+
+// oauthError is the JSON error body of RFC 6749 §5.2 (also used by jwks and oauth_metadata).
+type oauthError struct {
+	Code        string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// writeJSONError is every authserver handler's error answer: {"error", "error_description"}
+// with Cache-Control: no-store and Pragma: no-cache.
+func writeJSONError(w http.ResponseWriter, status int, code, desc string) {
+	data, _ := json.Marshal(oauthError{Code: code, Description: desc})
+	writeJSONNoStore(w, status, data)
 }
 
 func writeJSONNoStore(w http.ResponseWriter, status int, data []byte) {
