@@ -58,3 +58,16 @@ func numberFits(s string) bool {
 	}
 	return true
 }
+
+// jsonFloat reads a JSON number as a double: json.Number from the engine's and the body's
+// decoders, float64 from a plain encoding/json decode.
+func jsonFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(string(n), 64)
+		return f, err == nil
+	case float64:
+		return n, true
+	}
+	return 0, false
+}

@@ -387,17 +387,10 @@ func stringArray(v any) ([]string, bool) {
 	return out, true
 }
 
-// numeric reads a JSON number (json.Number from the engine, float64 from encoding/json) as
-// whole seconds.
+// numeric reads a JSON number as whole seconds.
 func numeric(v any) (int64, bool) {
-	switch n := v.(type) {
-	case interface{ Float64() (float64, error) }:
-		f, err := n.Float64()
-		return int64(f), err == nil
-	case float64:
-		return int64(n), true
-	}
-	return 0, false
+	f, ok := jsonFloat(v)
+	return int64(f), ok
 }
 
 // describeProfile is used in config errors.

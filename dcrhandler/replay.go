@@ -3,7 +3,6 @@ package dcrhandler
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -80,19 +79,8 @@ func (h *Handler) claimJTI(ctx context.Context, issuer, jti string, exp any) err
 // overflow: a value beyond what a time.Duration holds is reported as the largest one. ok is false
 // when exp is not a finite number or not after now.
 func remainingLifetime(exp any, now time.Time) (time.Duration, bool) {
-	var f float64
-	switch v := exp.(type) {
-	case json.Number:
-		var err error
-		if f, err = strconv.ParseFloat(string(v), 64); err != nil {
-			return 0, false
-		}
-	case float64:
-		f = v
-	default:
-		return 0, false
-	}
-	if math.IsNaN(f) || math.IsInf(f, 0) {
+	f, ok := jsonFloat(exp)
+	if !ok || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, false
 	}
 	secs := f - float64(now.UnixNano())/1e9
