@@ -257,8 +257,14 @@ http://127.0.0.1:{PORT} {
 	if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
 		t.Errorf("issuer whose discovery document names another: status %d, want 503 with Retry-After", r.Status)
 	}
-	code, body := adminGet(t, adminPort, "/jwks/")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "another issuer") {
+	// The bad issuer's first fetch fails in the background; wait (bounded) until it is recorded.
+	var code int
+	var body string
+	eventually(t, "the issuer mismatch recorded", func() bool {
+		code, body = adminGet(t, adminPort, "/jwks/")
+		return strings.Contains(body, "another issuer")
+	})
+	if code != http.StatusServiceUnavailable {
 		t.Errorf("GET /jwks/ = %d %s, want 503 naming the issuer mismatch", code, body)
 	}
 }
