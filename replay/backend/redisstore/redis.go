@@ -112,10 +112,6 @@ func (r *Redis) Scope(scope string) backend.Store {
 // Close closes the connections.
 func (r *Redis) Close() error { return r.client.Close() }
 
-// AddHook adds a go-redis hook to the client, for instrumentation (and tests that count round
-// trips).
-func (r *Redis) AddHook(h redis.Hook) { r.client.AddHook(h) }
-
 type redisScope struct {
 	r     *Redis
 	scope string
