@@ -14,7 +14,8 @@ import (
 var errAccessToken = errors.New("the access token is not valid here")
 
 // VerifyAccessToken checks an access token this endpoint issued (OB UK DCR v3.2+ management
-// calls carry one): signature with the signer's published keys, iss, aud, exp, a client_id
+// calls carry one): signature with the signer's published keys, typ at+jwt (RFC 9068 §4), iss,
+// aud, exp, a client_id
 // claim, and, when the token carries cnf.x5t#S256, the request's client certificate (RFC 8705
 // §3). It returns the token's client_id.
 func (t *TokenEndpoint) VerifyAccessToken(r *http.Request, token string) (string, error) {

@@ -152,7 +152,9 @@ func (t *TokenEndpoint) Provision(ctx caddy.Context) (err error) {
 		return err
 	}
 	if t.tokens, err = verify.New(verify.Policy{
-		Issuers:  []verify.Issuer{{Name: t.Issuer, Sources: []keys.Source{signerKeys}}},
+		// RFC 9068 §4: typ must be at+jwt, the typ mint gives them, so that another token the
+		// signer signed (or one without typ) never passes as an access token.
+		Issuers:  []verify.Issuer{{Name: t.Issuer, Sources: []keys.Source{signerKeys}, Type: grant.AccessTokenType}},
 		Audience: t.Audience,
 		Require:  []string{"client_id"},
 	}); err != nil {

@@ -28,6 +28,7 @@ func init() {
 //			algorithms <alg...>
 //			audience <aud...> | any
 //			signer <name>
+//			typ <media-type>
 //		}
 //		audience <aud...> | any
 //		leeway <duration>
@@ -182,6 +183,8 @@ func (c *Config) unmarshalIssuer(d *caddyfile.Dispenser) error {
 			err = unmarshalAudience(d, &ic.Audience, &ic.AnyAudience)
 		case "signer":
 			err = caddyfileargs.One(d, &ic.Signer)
+		case "typ":
+			err = caddyfileargs.One(d, &ic.Type)
 		default:
 			return d.Errf("issuer %s: unrecognized subdirective: %s", ic.Issuer, d.Val())
 		}

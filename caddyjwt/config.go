@@ -137,6 +137,27 @@ type IssuerConfig struct {
 	// Signer names a local jwt_signer (global option) whose published keys verify this issuer's
 	// tokens: read from memory, no network, following its key rotations. Default: none.
 	Signer string `json:"signer,omitempty"`
+
+	// Type is the JOSE typ header every token of this issuer must carry, such as at+jwt for
+	// RFC 9068 JWT access tokens; a token without it or with another is answered 401
+	// invalid_token (wrong_typ). It compares as a media type: case-insensitive, "application/"
+	// optional (RFC 7515 §4.1.9). Not allowed in request_signature issuers. Default: not checked,
+	// except at+jwt for an issuer with a signer (a local token_endpoint's access tokens, RFC 9068
+	// §4).
+	Type string `json:"typ,omitempty"`
+}
+
+// signerTokenType is the typ a local token_endpoint gives its access tokens (RFC 9068 §2.1), and
+// so the one required of an issuer whose keys are a signer's unless it says otherwise.
+const signerTokenType = "at+jwt"
+
+// requiredType is the typ the issuer's tokens must carry: Type, else at+jwt for a signer issuer
+// (RFC 9068 §4: a resource server MUST check typ), else none.
+func (ic *IssuerConfig) requiredType() string {
+	if ic.Type == "" && ic.Signer != "" {
+		return signerTokenType
+	}
+	return ic.Type
 }
 
 // KeyFile is a local file holding one or more public keys.
@@ -216,7 +237,7 @@ func (c *Config) policy(repl *caddy.Replacer, remote remoteSourceFunc) (verify.P
 
 // issuer loads the issuer's key files and builds its key sources.
 func (ic *IssuerConfig) issuer(repl *caddy.Replacer, remote remoteSourceFunc) (verify.Issuer, error) {
-	is := verify.Issuer{Name: ic.Issuer, Algorithms: ic.Algorithms}
+	is := verify.Issuer{Name: ic.Issuer, Algorithms: ic.Algorithms, Type: ic.requiredType()}
 	for _, kf := range ic.Keys {
 		path := repl.ReplaceKnown(kf.Path, "")
 		ks, err := keys.LoadFile(path, kf.KeyID)

@@ -35,6 +35,10 @@ func TestJSONConfigMistakesFailAtProvision(t *testing.T) {
 			&JWTAuth{Config: Config{AnyAudience: true, Audience: []string{"api"}, Issuers: []IssuerConfig{{Issuer: "i", Keys: []KeyFile{{Path: pem}}}}}}, `audience: "any" stands alone`},
 		{"jwt_auth issuer any_audience with an audience list",
 			&JWTAuth{Config: Config{Issuers: []IssuerConfig{{Issuer: "i", AnyAudience: true, Audience: []string{"api"}, Keys: []KeyFile{{Path: pem}}}}}}, `issuer "i": audience: "any" stands alone`},
+		{"jwt_auth issuer typ not a media type",
+			&JWTAuth{Config: Config{Audience: []string{"api"}, Issuers: []IssuerConfig{{Issuer: "i", Type: "at jwt", Keys: []KeyFile{{Path: pem}}}}}}, `issuer "i": typ`},
+		{"request_signature issuer with typ",
+			&RequestSignature{Profile: "detached", Issuers: []IssuerConfig{{Issuer: "i", Type: "at+jwt", Keys: []KeyFile{{Path: pem}}}}}, `issuer "i": typ`},
 		{"request_signature realm with a DEL character",
 			&RequestSignature{Keys: []KeyFile{{Path: pem}}, Profile: "tokenio", Realm: "a\x7fb"}, "realm"},
 	} {
@@ -47,5 +51,23 @@ func TestJSONConfigMistakesFailAtProvision(t *testing.T) {
 				t.Fatalf("Provision = %v, want an error naming %s", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestIssuerRequiredType: an issuer requires the typ it names; one with a signer requires at+jwt
+// unless it names another (RFC 9068 §4); any other issuer requires none.
+func TestIssuerRequiredType(t *testing.T) {
+	for _, tc := range []struct {
+		ic   IssuerConfig
+		want string
+	}{
+		{IssuerConfig{Issuer: "i", JWKSURL: "https://i.example/jwks"}, ""},
+		{IssuerConfig{Issuer: "i", JWKSURL: "https://i.example/jwks", Type: "at+jwt"}, "at+jwt"},
+		{IssuerConfig{Issuer: "i", Signer: "main"}, "at+jwt"},
+		{IssuerConfig{Issuer: "i", Signer: "main", Type: "application/custom+jwt"}, "application/custom+jwt"},
+	} {
+		if got := tc.ic.requiredType(); got != tc.want {
+			t.Errorf("%+v: requiredType() = %q, want %q", tc.ic, got, tc.want)
+		}
 	}
 }

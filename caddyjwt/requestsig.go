@@ -215,6 +215,9 @@ func (h *RequestSignature) issuers() ([]IssuerConfig, error) {
 	}
 	out := make([]IssuerConfig, len(h.Issuers))
 	for i, ic := range h.Issuers {
+		if ic.Type != "" {
+			return nil, fmt.Errorf("issuer %q: typ: applies to jwt_auth issuers, not to request signatures", ic.Issuer)
+		}
 		if len(ic.Algorithms) == 0 {
 			ic.Algorithms = h.Algorithms
 		}

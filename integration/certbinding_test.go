@@ -108,20 +108,27 @@ https://localhost:{PORT} {
 // instance is another signer instance on the gateway's storage: the test mints with it.
 func (w *mtlsWorld) instance(opts signing.Options) *signing.Manager {
 	w.t.Helper()
+	return signerInstance(w.t, w.dir, opts)
+}
+
+// signerInstance is another instance of the jwt_signer "main" on a running gateway's storage
+// (the directory of its file_system storage), with its refresh loop: the test mints with it.
+func signerInstance(t *testing.T, storage string, opts signing.Options) *signing.Manager {
+	t.Helper()
 	opts.Name = "main"
-	m, err := signing.NewManager(&certmagic.FileStorage{Path: w.dir}, opts)
+	m, err := signing.NewManager(&certmagic.FileStorage{Path: storage}, opts)
 	if err != nil {
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
-	if err := m.Refresh(w.t.Context()); err != nil {
-		w.t.Fatal(err)
+	if err := m.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 	done := make(chan struct{})
 	go func() { // its refresh loop, as a running instance has
 		defer close(done)
-		m.Run(w.t.Context())
+		m.Run(t.Context())
 	}()
-	w.t.Cleanup(func() { <-done })
+	t.Cleanup(func() { <-done })
 	return m
 }
 

@@ -22,6 +22,8 @@ func init() {
 //		username   <user>          # an ACL user
 //		db         <n>
 //		tls
+//		trusted_ca <pem-file...>   # private CA of the Redis servers (with tls); repeatable
+//		server_name <name>         # the name to verify (with tls); default the address's host
 //		key_prefix <prefix>        # default obgate:
 //		timeout    <duration>      # default 500ms
 //	}
@@ -74,11 +76,21 @@ func parseRedis(d *caddyfile.Dispenser) (*RedisStore, error) {
 	seen := map[string]bool{}
 	for d.NextBlock(0) {
 		name := d.Val()
-		if seen[name] {
+		if seen[name] && name != "trusted_ca" {
 			return nil, d.Errf("%s: already specified", name)
 		}
 		seen[name] = true
 		switch name {
+		case "trusted_ca":
+			files := d.RemainingArgs()
+			if len(files) == 0 {
+				return nil, d.ArgErr()
+			}
+			rs.TrustedCA = append(rs.TrustedCA, files...)
+		case "server_name":
+			if err := caddyfileargs.One(d, &rs.ServerName); err != nil {
+				return nil, err
+			}
 		case "password":
 			if err := caddyfileargs.One(d, &rs.Password); err != nil {
 				return nil, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/obgate/obgate/internal/trustedca"
 	"github.com/obgate/obgate/replay/backend/redisstore"
 )
 
@@ -47,9 +48,21 @@ type RedisStore struct {
 	// DB is the logical database number. Default: 0.
 	DB int `json:"db,omitempty"`
 
-	// TLS connects over TLS, verifying the server's certificate against the system roots (so
-	// SSL_CERT_FILE works) for the address's host name. Default: off.
+	// TLS connects over TLS (1.2 or later), verifying the server's certificate against the system
+	// roots (so SSL_CERT_FILE works), or against trusted_ca when set, for server_name. Default: off.
 	TLS bool `json:"tls,omitempty"`
+
+	// TrustedCA lists PEM files of the certificate authorities that verify the server's TLS
+	// certificate, such as an operator's private CA for its Redis servers. When set, only these are
+	// trusted, not the system roots. The files are read at provision (placeholders in the paths
+	// expanded); a missing or unparseable file fails provision. Requires tls. Default: none (the
+	// system roots).
+	TrustedCA []string `json:"trusted_ca,omitempty"`
+
+	// ServerName is the name the server's TLS certificate must be valid for (a DNS name, or an IP
+	// address matched against the certificate's IP addresses); placeholders are expanded at
+	// provision. Requires tls. Default: the address's host.
+	ServerName string `json:"server_name,omitempty"`
 
 	// KeyPrefix starts every key the store writes. Default: obgate:
 	KeyPrefix string `json:"key_prefix,omitempty"`
@@ -112,10 +125,11 @@ func (s *RedisStore) Provision(caddy.Context) error {
 		KeyPrefix: s.KeyPrefix,
 		Timeout:   timeout,
 	}
-	if s.TLS {
-		opts.TLS = &tls.Config{ServerName: strings.Trim(host, "[]"), MinVersion: tls.VersionTLS12}
+	tlsKey, err := s.provisionTLS(repl, host, &opts)
+	if err != nil {
+		return err
 	}
-	key := clientKey(opts)
+	key := clientKey(opts, tlsKey)
 	v, _, err := redisClients.LoadOrNew(key, func() (caddy.Destructor, error) {
 		c, err := redisstore.NewRedis(opts)
 		if err != nil {
@@ -132,11 +146,45 @@ func (s *RedisStore) Provision(caddy.Context) error {
 	return nil
 }
 
-// clientKey identifies a client by everything that shapes its connections. The credentials enter
-// only as a hash, so the pool's keys hold no secret.
-func clientKey(o redisstore.RedisOptions) string {
+// provisionTLS checks the TLS settings and, with tls on, sets opts.TLS: the server name to verify
+// (server_name, else the address's host) and the trusted CAs (trusted_ca, else the system roots),
+// loaded now. It returns what identifies these settings in the client's pool key ("" without
+// TLS).
+func (s *RedisStore) provisionTLS(repl *caddy.Replacer, host string, opts *redisstore.RedisOptions) (string, error) {
+	if !s.TLS {
+		switch {
+		case len(s.TrustedCA) > 0:
+			return "", errors.New("redis: trusted_ca: only applies with tls, which is off")
+		case s.ServerName != "":
+			return "", errors.New("redis: server_name: only applies with tls, which is off")
+		}
+		return "", nil
+	}
+	name := strings.Trim(host, "[]")
+	if s.ServerName != "" {
+		if name = repl.ReplaceKnown(s.ServerName, ""); name == "" || strings.ContainsAny(name, " \t/") {
+			return "", fmt.Errorf("redis: server_name %q: want a host name or an IP address", s.ServerName)
+		}
+	}
+	paths := make([]string, len(s.TrustedCA))
+	for i, p := range s.TrustedCA {
+		if paths[i] = repl.ReplaceKnown(p, ""); paths[i] == "" {
+			return "", fmt.Errorf("redis: trusted_ca %q: empty path", p)
+		}
+	}
+	cas, err := trustedca.Load("trusted_ca", paths)
+	if err != nil {
+		return "", fmt.Errorf("redis: %w", err)
+	}
+	opts.TLS = &tls.Config{ServerName: name, RootCAs: cas.Pool, MinVersion: tls.VersionTLS12}
+	return fmt.Sprintf("tls server_name=%q trusted_ca=%q", name, cas.Digest), nil
+}
+
+// clientKey identifies a client by everything that shapes its connections, the TLS settings
+// (tlsKey) included. The credentials enter only as a hash, so the pool's keys hold no secret.
+func clientKey(o redisstore.RedisOptions, tlsKey string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%q %q %q %d %t %d %q", o.Addr, o.Username, o.Password, o.DB, o.TLS != nil, o.Timeout, o.KeyPrefix)
+	fmt.Fprintf(h, "%q %q %q %d %q %d %q", o.Addr, o.Username, o.Password, o.DB, tlsKey, o.Timeout, o.KeyPrefix)
 	return hex.EncodeToString(h.Sum(nil))
 }
 

@@ -349,6 +349,10 @@ func grantScope(c *Client, requested []string) ([]string, error) {
 	return granted, nil
 }
 
+// AccessTokenType is the typ header of issued access tokens (RFC 9068 §2.1), which a resource
+// server must check (RFC 9068 §4).
+const AccessTokenType = "at+jwt"
+
 // mint builds the RFC 9068 §2.2 claims and signs them with typ at+jwt (RFC 9068 §2.1).
 func (e *Endpoint) mint(ctx context.Context, c *Client, scopes []string, p Presented) (*Token, error) {
 	now := e.opts.now()
@@ -379,7 +383,7 @@ func (e *Endpoint) mint(ctx context.Context, c *Client, scopes []string, p Prese
 	if bound {
 		claims["cnf"] = map[string]any{"x5t#S256": p.Thumbprint} // RFC 8705 §3.1
 	}
-	tok, err := e.opts.Minter.Mint(ctx, "at+jwt", claims)
+	tok, err := e.opts.Minter.Mint(ctx, AccessTokenType, claims)
 	if err != nil {
 		return nil, fmt.Errorf("mint: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/obgate/obgate/caddyjwt/keys"
+	"github.com/obgate/obgate/internal/trustedca"
 )
 
 func init() {
@@ -70,7 +71,7 @@ type App struct {
 	TrustedCA []string `json:"trusted_ca,omitempty"`
 
 	allowHTTP []*url.URL
-	trusted   trustedCAs
+	trusted   trustedca.Set
 	run       *appRun
 	logger    *zap.Logger
 }
@@ -116,7 +117,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.allowHTTP = append(a.allowHTTP, u)
 	}
 	var err error
-	if a.trusted, err = loadTrustedCAs("trusted_ca", a.TrustedCA); err != nil {
+	if a.trusted, err = trustedca.Load("trusted_ca", a.TrustedCA); err != nil {
 		return err
 	}
 	registerMetrics(ctx.GetMetricsRegistry())
@@ -201,14 +202,14 @@ func (a *App) Acquire(spec Spec) (*Lease, error) {
 	cas := a.trusted
 	if len(spec.TrustedCA) > 0 {
 		var err error
-		if cas, err = loadTrustedCAs("trusted_ca", spec.TrustedCA); err != nil {
+		if cas, err = trustedca.Load("trusted_ca", spec.TrustedCA); err != nil {
 			return nil, err
 		}
 	}
 	key := a.poolKey(spec)
-	key.trustedCA = cas.digest
+	key.trustedCA = cas.Digest
 	v, _, err := pool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return a.newEntry(spec, key, cas.pool)
+		return a.newEntry(spec, key, cas.Pool)
 	})
 	if err != nil {
 		return nil, err

@@ -44,6 +44,9 @@ const (
 	// ReasonUnencodedPayload means a b64 header where unencoded payloads are not allowed
 	// (RFC 7797).
 	ReasonUnencodedPayload
+	// ReasonWrongType means the issuer requires a typ header (such as at+jwt, RFC 9068 §4) and
+	// the token carries none or another one.
+	ReasonWrongType
 
 	// Issuer, key and signature.
 
@@ -138,6 +141,7 @@ var reasonInfo = [reasonCount]struct {
 	ReasonBadHeader:          {"bad_header", "the token's JOSE header is invalid", 401},
 	ReasonCritUnsupported:    {"crit_unsupported", "the token's crit header names an unsupported extension", 401},
 	ReasonUnencodedPayload:   {"unencoded_payload", "unencoded payloads (b64) are not accepted here", 401},
+	ReasonWrongType:          {"wrong_typ", "the token's type (typ header) is not accepted here", 401},
 	ReasonUnknownIssuer:      {"unknown_issuer", "the token's issuer is not trusted", 401},
 	ReasonAlgNotAllowed:      {"alg_not_allowed", "the token's signing algorithm is not allowed", 401},
 	ReasonUnknownKey:         {"unknown_kid", "the token's key ID is not known for its issuer", 401},

@@ -15,9 +15,10 @@ type joseHeader struct {
 	alg    string
 	kid    string // "" when absent
 	hasKID bool
+	typ    string // "" when absent or not a string; checked against the issuer's Type
 }
 
-// readHeader checks the JOSE header's alg, kid, crit and b64 parameters. understood lists the
+// readHeader checks the JOSE header's alg, kid, crit and b64 parameters and reads typ. understood lists the
 // extension parameters the caller processes itself and so may appear in crit.
 func readHeader(h map[string]any, understood []string) (joseHeader, error) {
 	var jh joseHeader
@@ -33,6 +34,7 @@ func readHeader(h map[string]any, understood []string) (joseHeader, error) {
 		}
 		jh.kid, jh.hasKID = kid, true
 	}
+	jh.typ, _ = h["typ"].(string)
 	if err := checkCrit(h, understood); err != nil {
 		return jh, err
 	}

@@ -71,6 +71,12 @@ type Issuer struct {
 	Algorithms []string
 	// Audience, when not empty, replaces Policy.Audience for this issuer.
 	Audience []string
+	// Type, when not empty, is the JOSE typ header (RFC 7515 §4.1.9) every token of this
+	// issuer must carry, such as at+jwt for JWT access tokens (RFC 9068 §4); a token without
+	// typ or with another one is ReasonWrongType. It compares as a media type: case-insensitive,
+	// "application/" optional. Verify checks it; VerifyJWS (request signatures) does not.
+	// Empty: typ is not checked.
+	Type string
 }
 
 // ClaimRule requires a claim to equal one of Values; for an array claim, any element may match.
@@ -98,6 +104,9 @@ func (p *Policy) validate() error {
 		seen[is.Name] = true
 		if len(is.Sources) == 0 {
 			return fmt.Errorf("issuer %q: no keys configured", is.Name)
+		}
+		if _, err := newTokenType(is.Type); err != nil {
+			return fmt.Errorf("issuer %q: %w", is.Name, err)
 		}
 		for _, alg := range is.Algorithms {
 			if !keys.IsSupported(alg) {

@@ -36,6 +36,7 @@ type issuer struct {
 	name       string
 	sources    []keys.Source
 	algorithms []string
+	typ        tokenType
 	claims     claimChecks
 }
 
@@ -92,10 +93,12 @@ func New(p Policy) (*Verifier, error) {
 		if len(is.Audience) > 0 {
 			aud = is.Audience
 		}
+		typ, _ := newTokenType(is.Type) // validated above
 		v.issuers[is.Name] = &issuer{
 			name:       is.Name,
 			sources:    is.Sources,
 			algorithms: is.Algorithms,
+			typ:        typ,
 			claims: claimChecks{
 				audience:    aud,
 				leeway:      leeway,
@@ -209,6 +212,9 @@ func (v *Verifier) verify(ctx context.Context, token []byte, verified func(*issu
 	}
 	if !is.allowedAlgorithm(jh.alg) {
 		return nil, Reject(ReasonAlgNotAllowed, nil)
+	}
+	if !is.typ.matches(jh.typ) { // RFC 9068 §4 for access tokens, see tokenType.matches
+		return nil, Reject(ReasonWrongType, nil)
 	}
 	key, err := checkSignature(ctx, is, jh, compactInput(c.signingInput), c.signature)
 	if err != nil {

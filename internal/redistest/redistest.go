@@ -1,6 +1,7 @@
-// Package redistest starts real redis-server processes for tests: each on a free loopback port,
-// with no persistence, stopped by PID. A test that needs Redis fails (never skips) when
-// redis-server is not installed; the repository's ./test script installs it.
+// Package redistest starts real redis-server processes for tests: each on a free loopback port
+// (and, under WithTLS, a second one with TLS), with no persistence, stopped by PID. A test that
+// needs Redis fails (never skips) when redis-server is not installed; the repository's ./test
+// script installs it.
 package redistest
 
 import (
@@ -31,13 +32,24 @@ const (
 
 // Server is one redis-server process on 127.0.0.1.
 type Server struct {
-	// Addr is host:port of the server.
+	// Addr is host:port of the server's plain (non-TLS) port.
 	Addr string
 
+	// TLSAddr is host:port of its TLS port, under WithTLS; "" otherwise.
+	TLSAddr string
+
+	// CAFile is the PEM file of the CA that signed the TLS port's certificate, under WithTLS;
+	// "" otherwise.
+	CAFile string
+
 	port     int
+	tlsPort  int
 	dir      string
 	password string
 	persist  bool
+	tls      bool
+	certFile string
+	keyFile  string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -73,15 +85,33 @@ func StartProcess(dir string, opts ...Option) (*Server, error) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		return nil, errors.New(Missing)
 	}
-	var last error
-	for range 5 { // a free port can be taken between choosing and binding it: try another
-		port, err := freePort()
-		if err != nil {
+	cfg := &Server{dir: dir}
+	for _, o := range opts {
+		o(cfg)
+	}
+	if cfg.tls {
+		var err error
+		if cfg.CAFile, cfg.certFile, cfg.keyFile, err = writeTLSFiles(dir); err != nil {
 			return nil, err
 		}
-		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), port: port, dir: dir}
-		for _, o := range opts {
-			o(s)
+	}
+	var last error
+	for range 5 { // a free port can be taken between choosing and binding it: try another
+		s := &Server{dir: dir, password: cfg.password, persist: cfg.persist, tls: cfg.tls,
+			CAFile: cfg.CAFile, certFile: cfg.certFile, keyFile: cfg.keyFile}
+		var err error
+		if s.port, err = freePort(); err != nil {
+			return nil, err
+		}
+		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
+		if s.tls {
+			if s.tlsPort, err = freePort(); err != nil {
+				return nil, err
+			}
+			if s.tlsPort == s.port {
+				continue
+			}
+			s.TLSAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.tlsPort))
 		}
 		if last = s.start(); last == nil {
 			return s, nil
@@ -111,6 +141,10 @@ func (s *Server) start() error {
 	}
 	if s.persist {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	}
+	if s.tls {
+		args = append(args, "--tls-port", strconv.Itoa(s.tlsPort), "--tls-cert-file", s.certFile,
+			"--tls-key-file", s.keyFile, "--tls-ca-cert-file", s.CAFile, "--tls-auth-clients", "no")
 	}
 	cmd := exec.Command("redis-server", args...)
 	logs := new(lockedWriter)
@@ -168,8 +202,8 @@ func (s *Server) Stop() {
 	}
 }
 
-// Restart starts the server again on the same address (after Stop): with an empty data set, or
-// with the data it had under WithPersistence.
+// Restart starts the server again on the same addresses (after Stop), with the same certificates:
+// with an empty data set, or with the data it had under WithPersistence.
 func (s *Server) Restart() error {
 	s.Stop()
 	return s.start()
