@@ -91,6 +91,7 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 		TLSConfig:             o.TLS,
 		Protocol:              2,
 		DialTimeout:           o.Timeout,
+		DialerRetries:         1, // a refused dial or a bad certificate fails the claim at once, with its reason
 		ReadTimeout:           o.Timeout,
 		WriteTimeout:          o.Timeout,
 		PoolTimeout:           o.Timeout,
