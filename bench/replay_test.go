@@ -26,17 +26,22 @@ import (
 // same handler on the Redis store (a real redis-server on loopback), in the same run: short
 // rounds of requests alternate between the two so that the machine's noise falls on both, and
 // the ratio reported is the median of the back-to-back pairs' ratios. Each request
-// carries a fresh tokenio signature (ES256, signed before the clock starts), and workers send
-// them concurrently, as a server's connections would. It reports each store's throughput, their
+// carries a fresh tokenio signature (ES256, signed before the clock starts), and 8 or 16 workers
+// send them concurrently, as a server's connections would. It reports each store's throughput, their
 // ratio (redis/memory), and the Redis commands per request counted by the server itself (INFO
 // commandstats): SET calls, and every command (connection set-up included).
 //
 //	go test ./bench -run '^$' -bench ReplayStore -benchtime 1x -count 3
 func BenchmarkReplayStore(b *testing.B) {
+	for _, workers := range []int{8, 16} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) { benchmarkReplayStore(b, workers) })
+	}
+}
+
+func benchmarkReplayStore(b *testing.B, workers int) {
 	const (
 		rounds   = 20
 		perRound = 400
-		workers  = 8
 	)
 	srv := redistest.Start(b)
 	signer := jwttest.NewEC(b, "ES256")
