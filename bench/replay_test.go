@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -177,19 +176,11 @@ func median(v []float64) float64 {
 	return s[len(s)/2]
 }
 
-// redisCPU is the CPU time the redis-server has used (INFO cpu: used_cpu_user + used_cpu_sys).
+// redisCPU is the CPU time the redis-server has used.
 func redisCPU(b *testing.B, srv *redistest.Server) time.Duration {
-	info, err := srv.Do("INFO", "cpu")
+	d, err := srv.CPU()
 	if err != nil {
 		b.Fatal(err)
 	}
-	var total float64
-	for line := range strings.SplitSeq(info, "\n") {
-		name, v, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if ok && (name == "used_cpu_user" || name == "used_cpu_sys") {
-			f, _ := strconv.ParseFloat(v, 64)
-			total += f
-		}
-	}
-	return time.Duration(total * float64(time.Second))
+	return d
 }

@@ -25,6 +25,19 @@ func One(d *caddyfile.Dispenser, dst *string) error {
 	return nil
 }
 
+// singleArg reads the one argument of a subdirective that may appear once; it returns the
+// subdirective's name with it.
+func singleArg(d *caddyfile.Dispenser, already bool) (name, arg string, err error) {
+	name = d.Val()
+	if already {
+		return name, "", d.Errf("%s: already specified", name)
+	}
+	if !d.Args(&arg) || d.NextArg() {
+		return name, "", d.ArgErr()
+	}
+	return name, arg, nil
+}
+
 // List reads one or more arguments; existing must be nil (the subdirective not seen yet).
 func List(d *caddyfile.Dispenser, existing []string) ([]string, error) {
 	name := d.Val()
@@ -41,13 +54,9 @@ func List(d *caddyfile.Dispenser, existing []string) ([]string, error) {
 // Duration reads one non-negative duration argument such as 30s or 1h; already says whether the
 // subdirective was seen before.
 func Duration(d *caddyfile.Dispenser, already bool) (caddy.Duration, error) {
-	name := d.Val()
-	if already {
-		return 0, d.Errf("%s: already specified", name)
-	}
-	var s string
-	if !d.Args(&s) || d.NextArg() {
-		return 0, d.ArgErr()
+	name, s, err := singleArg(d, already)
+	if err != nil {
+		return 0, err
 	}
 	dur, err := caddy.ParseDuration(s)
 	if err != nil {
@@ -61,13 +70,9 @@ func Duration(d *caddyfile.Dispenser, already bool) (caddy.Duration, error) {
 
 // Size reads one size argument such as 64KiB (65536 bytes) or 1MB, between 1 byte and max.
 func Size(d *caddyfile.Dispenser, already bool, max uint64) (int64, error) {
-	name := d.Val()
-	if already {
-		return 0, d.Errf("%s: already specified", name)
-	}
-	var s string
-	if !d.Args(&s) || d.NextArg() {
-		return 0, d.ArgErr()
+	name, s, err := singleArg(d, already)
+	if err != nil {
+		return 0, err
 	}
 	n, err := humanize.ParseBytes(s)
 	if err != nil || n == 0 || n > max {
@@ -80,13 +85,9 @@ func Size(d *caddyfile.Dispenser, already bool, max uint64) (int64, error) {
 // entries or a key size; unit is what it counts ("entries", "bits"), for the error, and already
 // says whether the subdirective was seen before.
 func PositiveInt(d *caddyfile.Dispenser, already bool, unit string) (int, error) {
-	name := d.Val()
-	if already {
-		return 0, d.Errf("%s: already specified", name)
-	}
-	var s string
-	if !d.Args(&s) || d.NextArg() {
-		return 0, d.ArgErr()
+	name, s, err := singleArg(d, already)
+	if err != nil {
+		return 0, err
 	}
 	return ParsePositiveInt(d, name, s, unit)
 }
