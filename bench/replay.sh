@@ -44,7 +44,8 @@ taskset -c "$redis_cpus" redis-server --port "$redis_port" --bind 127.0.0.1 --sa
 redis_pid=$!
 pids+=("$redis_pid")
 taskset -c "$load_cpus" "$lg" serve "127.0.0.1:$backend_port" &
-pids+=($!)
+backend_pid=$!
+pids+=("$backend_pid")
 start_caddy() { # name store port
 	mkdir -p "$BENCH_DIR/$1"
 	XDG_DATA_HOME=$BENCH_DIR/$1 XDG_CONFIG_HOME=$BENCH_DIR/$1 REPLAY_STORE=$2 REPLAY_PORT=$3 BACKEND_PORT=$backend_port \
@@ -65,6 +66,14 @@ for port in "$mem_port" "$redis_caddy_port"; do
 		[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/pay") == 401 ]] && break
 		sleep 0.1
 	done
+done
+# Each process must be ours and running (a free port could have been taken in the meantime).
+for p in "$redis_pid" "$backend_pid" "$mem_pid" "$redis_caddy_pid"; do
+	if ! kill -0 "$p" 2>/dev/null; then
+		echo "replay.sh: process $p exited at start:" >&2
+		tail -n 5 "$BENCH_DIR"/*.log >&2
+		exit 1
+	fi
 done
 
 echo "== $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); Caddy on CPUs $caddy_cpus, redis-server on $redis_cpus, loadgen and backend on $load_cpus"
