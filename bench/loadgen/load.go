@@ -120,6 +120,11 @@ func load(args []string) {
 	if len(targets) == 0 {
 		fatal("no targets")
 	}
+	for name := range pids {
+		if name != "" && !slices.ContainsFunc(targets, func(t *target) bool { return t.name == name }) {
+			fatal("-pid %s=...: no target %s", name, name)
+		}
+	}
 	counters, err := newRedisCounters(redisSpecs, targets)
 	if err != nil {
 		fatal("-redis: %v", err)
@@ -132,7 +137,7 @@ func load(args []string) {
 		if *warmup > 0 {
 			tn := run(client, t, *conc, *warmup, 0)
 			if tn.errors > 0 && tn.requests == 0 {
-				fatal("%s: every warm-up request failed (%d): check the config and tokens", t.name, tn.errors)
+				fatal("%s: every warm-up request failed (%d, the first: %v): check the config and tokens", t.name, tn.errors, t.firstErr.Load())
 			}
 		}
 	}
