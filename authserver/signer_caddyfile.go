@@ -2,7 +2,6 @@ package authserver
 
 import (
 	"encoding/json"
-	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -78,12 +77,7 @@ func (sc *SignerConfig) unmarshalSubdirective(d *caddyfile.Dispenser) error {
 		}[name]
 		*dst, err = caddyfileargs.Duration(d, *dst != 0)
 	case "rsa_bits":
-		var s string
-		if err = caddyfileargs.One(d, &s); err == nil {
-			if sc.RSABits, err = strconv.Atoi(s); err != nil || sc.RSABits <= 0 {
-				return d.Errf("rsa_bits: want a number of bits such as 2048 or 3072, not %q", s)
-			}
-		}
+		sc.RSABits, err = caddyfileargs.PositiveInt(d, sc.RSABits != 0, "bits")
 	default:
 		return d.Errf("unrecognized subdirective: %s", name)
 	}

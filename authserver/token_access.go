@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/obgate/obgate/caddyjwt/verify"
 	"github.com/obgate/obgate/internal/clientcert"
 	"github.com/obgate/obgate/internal/oauthreg"
 )
@@ -15,9 +14,9 @@ var errAccessToken = errors.New("the access token is not valid here")
 
 // VerifyAccessToken checks an access token this endpoint issued (OB UK DCR v3.2+ management
 // calls carry one): signature with the signer's published keys, typ at+jwt (RFC 9068 §4), iss,
-// aud, exp, a client_id
-// claim, and, when the token carries cnf.x5t#S256, the request's client certificate (RFC 8705
-// §3). It returns the token's client_id.
+// aud, exp, a client_id claim, and, when the token carries cnf.x5t#S256, the request's client
+// certificate (RFC 8705 §3, the check jwt_auth makes: clientcert.CheckBinding). It returns the
+// token's client_id.
 func (t *TokenEndpoint) VerifyAccessToken(r *http.Request, token string) (string, error) {
 	res, err := t.tokens.Verify(r.Context(), []byte(token))
 	if err != nil {
@@ -27,28 +26,10 @@ func (t *TokenEndpoint) VerifyAccessToken(r *http.Request, token string) (string
 	if clientID == "" {
 		return "", errAccessToken
 	}
-	if err := checkCertBinding(r, t.ClientCertHeader, res.Claims); err != nil {
+	if err := clientcert.CheckBinding(r, t.ClientCertHeader, res.Claims, false); err != nil {
 		return "", errors.Join(errAccessToken, err)
 	}
 	return clientID, nil
-}
-
-// checkCertBinding applies RFC 8705 §3 to a token this endpoint issued, with the same rules as
-// jwt_auth (verify.CertBindingOf): a bound token needs the request's client certificate.
-func checkCertBinding(r *http.Request, header string, claims map[string]any) error {
-	cb, err := verify.CertBindingOf(claims)
-	if err != nil || !cb.Bound {
-		return err
-	}
-	cert, err := clientcert.FromRequest(r, header)
-	if err != nil {
-		return err
-	}
-	var tp string
-	if cert != nil {
-		tp = clientcert.Thumbprint(cert)
-	}
-	return cb.Check(tp, false)
 }
 
 // Info describes the endpoint for oauth_metadata.

@@ -41,7 +41,8 @@ const DefaultTokenMaxBody = 64 << 10
 // scope}, or an RFC 6749 §5.2 error, both with Cache-Control: no-store.
 //
 // Clients are static (`clients`) or the registrations of dcr handlers (`dcr_clients`), always
-// looked up in memory. EXPERIMENTAL.
+// looked up in memory. Every answer is counted in obgate_token_grants_total{endpoint, outcome}.
+// EXPERIMENTAL.
 type TokenEndpoint struct {
 	// Signer names the jwt_signer (global option) whose keys sign the tokens. Required.
 	Signer string `json:"signer"`
@@ -76,6 +77,7 @@ type TokenEndpoint struct {
 	engine   *grant.Endpoint
 	tokens   *verify.Verifier // the endpoint's own access tokens (dcr management)
 	info     oauthreg.EndpointInfo
+	grants   *grantCounters // obgate_token_grants_total of this endpoint
 	releases []func()
 	logger   *zap.Logger
 }
@@ -89,7 +91,8 @@ func (TokenEndpoint) CaddyModule() caddy.ModuleInfo {
 }
 
 // Provision checks the configuration, finds the signer, loads the static clients' keys, opens the
-// assertion single-use store and publishes the endpoint under its name. It does no network I/O.
+// assertion single-use store, resolves the endpoint's obgate_token_grants_total series and
+// publishes the endpoint under its name. It does no network I/O.
 func (t *TokenEndpoint) Provision(ctx caddy.Context) (err error) {
 	defer func() {
 		if err != nil {
@@ -161,6 +164,7 @@ func (t *TokenEndpoint) Provision(ctx caddy.Context) (err error) {
 		return fmt.Errorf("signer: %w", err)
 	}
 	t.info = t.describe(static)
+	t.grants = newGrantCounters(ctx.GetMetricsRegistry(), t.Name)
 	t.releases = append(t.releases, oauthreg.PublishEndpoint(t.Name, t))
 	return nil
 }
@@ -170,10 +174,12 @@ func (t *TokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cadd
 	tok, err := t.serve(r)
 	if err != nil {
 		e := grant.Answer(err)
+		t.grants.observe(e)
 		t.logRefusal(r, e)
 		writeGrantError(w, e, t.Issuer)
 		return nil
 	}
+	t.grants.observe(nil)
 	writeToken(w, tok)
 	return nil
 }

@@ -1,8 +1,6 @@
 package caddyjwt
 
 import (
-	"strconv"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -118,8 +116,8 @@ func (c *Config) unmarshalBlock(d *caddyfile.Dispenser) error {
 			if err = caddyfileargs.One(d, &n); err == nil {
 				if n == "off" {
 					c.VerifiedCache = -1
-				} else if c.VerifiedCache, err = strconv.Atoi(n); err != nil || c.VerifiedCache <= 0 {
-					return d.Errf("verified_cache: want a positive number of tokens or off, not %q", n)
+				} else {
+					c.VerifiedCache, err = caddyfileargs.ParsePositiveInt(d, "verified_cache", n, "tokens, nor off")
 				}
 			}
 		case "require_cert_binding":

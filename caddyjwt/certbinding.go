@@ -14,25 +14,9 @@ type certBinding struct {
 	header   string // client_cert_header, honoured from trusted_proxies only
 }
 
-// check runs after the signature and claims were verified. The client certificate is looked at only
-// when the token is bound (or binding is required), so unbound tokens cost one map lookup.
+// check runs after the signature and claims were verified (clientcert.CheckBinding).
 func (b certBinding) check(r *http.Request, claims map[string]any) error {
-	cb, err := verify.CertBindingOf(claims)
-	if err != nil {
-		return err
-	}
-	if !cb.Bound {
-		return cb.Check("", b.required)
-	}
-	cert, err := clientcert.FromRequest(r, b.header)
-	if err != nil {
-		return verify.Reject(verify.ReasonCertMismatch, err)
-	}
-	var tp string
-	if cert != nil {
-		tp = clientcert.Thumbprint(cert)
-	}
-	return cb.Check(tp, b.required)
+	return clientcert.CheckBinding(r, b.header, claims, b.required)
 }
 
 // checkWithoutRequest applies what can be checked without a request (jwt_check): the cnf claim is

@@ -1,8 +1,6 @@
 package caddyjwt
 
 import (
-	"strconv"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -189,16 +187,9 @@ func parseCheck(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 
 // parseMaxKeys reads `max_keys <n>`: a positive count, given once.
 func parseMaxKeys(h httpcaddyfile.Helper, dst *int) error {
-	if *dst != 0 {
-		return h.Err("max_keys: already specified")
-	}
-	var v string
-	if err := caddyfileargs.One(h.Dispenser, &v); err != nil {
+	n, err := caddyfileargs.PositiveInt(h.Dispenser, *dst != 0, "keys")
+	if err != nil {
 		return err
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return h.Errf("max_keys: %q is not a positive number of keys", v)
 	}
 	*dst = n
 	return nil

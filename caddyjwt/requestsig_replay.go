@@ -5,11 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/obgate/obgate/internal/caddyfileargs"
 	"github.com/obgate/obgate/replay"
 )
 
@@ -63,9 +63,9 @@ func parseReplay(d *caddyfile.Dispenser, h *RequestSignature) error {
 	if !d.NextArg() {
 		return nil
 	}
-	n, err := strconv.Atoi(d.Val())
-	if err != nil || n <= 0 {
-		return d.Errf("replay: %q is not a positive number of entries", d.Val())
+	n, err := caddyfileargs.ParsePositiveInt(d, "replay", d.Val(), "entries")
+	if err != nil {
+		return err
 	}
 	h.ReplayMaxEntries = n
 	if d.NextArg() {

@@ -80,7 +80,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "token_endpoint":
 			err = caddyfileargs.One(d, &h.TokenEndpoint)
 		case "replay_max_entries":
-			h.ReplayMaxEntries, err = parseMaxEntries(d, h.ReplayMaxEntries != 0)
+			h.ReplayMaxEntries, err = caddyfileargs.PositiveInt(d, h.ReplayMaxEntries != 0, "entries")
 		default:
 			return d.Errf("unrecognized subdirective: %s", d.Val())
 		}

@@ -6,13 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
-	"github.com/obgate/obgate/internal/caddyfileargs"
 	replaystore "github.com/obgate/obgate/replay"
 )
 
@@ -91,20 +88,4 @@ func remainingLifetime(exp any, now time.Time) (time.Duration, bool) {
 		return time.Duration(math.MaxInt64), true
 	}
 	return time.Duration(secs * float64(time.Second)), true
-}
-
-// parseMaxEntries reads `replay_max_entries <n>`: a positive number.
-func parseMaxEntries(d *caddyfile.Dispenser, already bool) (int, error) {
-	var s string
-	if already {
-		return 0, d.Errf("%s: already specified", d.Val())
-	}
-	if err := caddyfileargs.One(d, &s); err != nil {
-		return 0, err
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		return 0, d.Errf("replay_max_entries: %q is not a positive number of entries", s)
-	}
-	return n, nil
 }

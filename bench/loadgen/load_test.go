@@ -29,7 +29,7 @@ func TestLoadSendsEachTokenInTurn(t *testing.T) {
 		t.Fatalf("readTokenFiles() = %v, %v", toks, err)
 	}
 	tg := &target{name: "jwt", url: srv.URL, headers: buildHeaders([]string{"Authorization: Bearer {token}"}, toks["jwt"])}
-	run(srv.Client(), tg, 1, 200*time.Millisecond, 0)
+	run(srv.Client(), tg, 1, 200*time.Millisecond, 1)
 	srv.Close() // waits for the handlers: got is complete
 	if len(tg.lat) == 0 || tg.errors != 0 {
 		t.Fatalf("run() recorded %d requests, %d errors", len(tg.lat), tg.errors)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -26,4 +27,38 @@ func serve(args []string) {
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	fatal("serve: %v", srv.ListenAndServe())
+}
+
+// freePorts is the free-ports mode: it prints n distinct free loopback TCP ports, one per line
+// (each listened on at once, then released; a port may be taken again before it is used).
+func freePorts(args []string) {
+	n := 1
+	if len(args) == 1 {
+		if _, err := fmt.Sscan(args[0], &n); err != nil || n < 1 {
+			fatal("usage: loadgen free-ports [n]")
+		}
+	} else if len(args) > 1 {
+		fatal("usage: loadgen free-ports [n]")
+	}
+	ports, err := listenFree(n)
+	if err != nil {
+		fatal("free-ports: %v", err)
+	}
+	for _, p := range ports {
+		fmt.Println(p)
+	}
+}
+
+// listenFree returns n distinct free loopback ports.
+func listenFree(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }

@@ -297,6 +297,24 @@ func (s *Server) CommandCalls() (map[string]int, error) {
 	return calls, nil
 }
 
+// CPU returns the CPU time the server has used so far, user and system (INFO cpu), for
+// benchmarks that count the server's share of a request.
+func (s *Server) CPU() (time.Duration, error) {
+	info, err := s.Do("INFO", "cpu")
+	if err != nil {
+		return 0, err
+	}
+	var total float64
+	for line := range strings.SplitSeq(info, "\n") {
+		name, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (name == "used_cpu_user" || name == "used_cpu_sys") {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second)), nil
+}
+
 // Keys returns the number of keys in database 0 (DBSIZE).
 func (s *Server) Keys() (int, error) {
 	v, err := s.Do("DBSIZE")

@@ -60,10 +60,10 @@ type RedisOptions struct {
 // retried (a retried SET NX could report a fresh value as replayed). Connections are made again
 // as needed, so when Redis comes back, claims succeed again without any reload.
 type Redis struct {
-	client  *redis.Client
-	prefix  string
-	timeout time.Duration
-	clock   func() time.Time
+	client   *redis.Client
+	pipeline *pipeliner
+	prefix   string
+	clock    func() time.Time
 }
 
 // NewRedis returns a Redis store. It does not connect: the first Claim does.
@@ -91,6 +91,7 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 		TLSConfig:             o.TLS,
 		Protocol:              2,
 		DialTimeout:           o.Timeout,
+		DialerRetries:         1, // a refused dial or a bad certificate fails the claim at once, with its reason
 		ReadTimeout:           o.Timeout,
 		WriteTimeout:          o.Timeout,
 		PoolTimeout:           o.Timeout,
@@ -101,20 +102,25 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 			Mode: maintnotifications.ModeDisabled,
 		},
 	})
-	return &Redis{client: client, prefix: o.KeyPrefix, timeout: o.Timeout, clock: o.Clock}, nil
+	return &Redis{client: client, pipeline: newPipeliner(client, o.Timeout), prefix: o.KeyPrefix, clock: o.Clock}, nil
 }
 
 // Scope returns the store of one scope: values claimed in one scope are unknown to another.
 func (r *Redis) Scope(scope string) backend.Store {
-	return &redisScope{r: r, scope: scope}
+	return &redisScope{r: r, keyHashPrefix: keyHashPrefix(scope)}
 }
 
 // Close closes the connections.
 func (r *Redis) Close() error { return r.client.Close() }
 
+// Stats returns how many pipelines the store has sent and how many claims they carried.
+func (r *Redis) Stats() (pipelines, claims uint64) {
+	return r.pipeline.pipelines.Load(), r.pipeline.claims.Load()
+}
+
 type redisScope struct {
-	r     *Redis
-	scope string
+	r             *Redis
+	keyHashPrefix []byte
 }
 
 // Claim implements Store with one SET NX PX.
@@ -125,25 +131,20 @@ func (s *redisScope) Claim(ctx context.Context, id [32]byte, until time.Time) er
 	}
 	// PX takes whole milliseconds; round up so the key never expires before the value does.
 	ms := int64(math.Ceil(float64(ttl) / float64(time.Millisecond)))
-	ctx, cancel := context.WithTimeout(ctx, s.r.timeout)
-	defer cancel()
-	res, err := s.r.client.Do(ctx, "SET", s.key(id), "1", "NX", "PX", ms).Result()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return backend.ErrReplayed // NX: the key exists, the value was claimed and is still live
-	case err != nil:
-		return fmt.Errorf("%w: %w", backend.ErrUnavailable, err)
-	case res != "OK":
-		return fmt.Errorf("%w: unexpected reply to SET", backend.ErrUnavailable)
-	}
-	return nil
+	return s.r.pipeline.claim(ctx, s.key(id), ms)
 }
 
-// key is the prefix and the hex SHA-256 of the scope and the id; the scope is length-prefixed so
-// that no two (scope, id) pairs share a key.
+// keyHashPrefix is what a scope's keys hash before the id: the scope, length-prefixed so that no
+// two (scope, id) pairs share a key.
+func keyHashPrefix(scope string) []byte {
+	return fmt.Appendf(nil, "obgate-replay\x00%d\x00%s\x00", len(scope), scope)
+}
+
+// key is the prefix and the hex SHA-256 of the scope and the id.
 func (s *redisScope) key(id [32]byte) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "obgate-replay\x00%d\x00%s\x00", len(s.scope), s.scope)
-	h.Write(id[:])
-	return s.r.prefix + hex.EncodeToString(h.Sum(nil))
+	var buf [192]byte // on the stack for the scopes the project uses
+	sum := sha256.Sum256(append(append(buf[:0], s.keyHashPrefix...), id[:]...))
+	key := make([]byte, len(s.r.prefix)+hex.EncodedLen(len(sum)))
+	hex.Encode(key[copy(key, s.r.prefix):], sum[:])
+	return string(key)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 	"github.com/obgate/obgate/replay/backend/redisstore"
 )
 
-func newRedis(t *testing.T, o redisstore.RedisOptions) *redisstore.Redis {
+func newRedis(t testing.TB, o redisstore.RedisOptions) *redisstore.Redis {
 	t.Helper()
 	r, err := redisstore.NewRedis(o)
 	if err != nil {
@@ -189,4 +190,107 @@ func id(n int) [32]byte {
 	var v [32]byte
 	binary.BigEndian.PutUint64(v[:8], uint64(n))
 	return v
+}
+
+// TestRedisConcurrentClaimsSharePipelines: many concurrent claims, each value claimed by two of
+// them, travel in shared pipelines (fewer pipelines than claims), and each claim still gets its
+// own answer: exactly one of the two claims of every value wins.
+func TestRedisConcurrentClaimsSharePipelines(t *testing.T) {
+	srv := redistest.Start(t)
+	r := newRedis(t, redisstore.RedisOptions{Addr: srv.Addr, Timeout: 5 * time.Second})
+	st := r.Scope("pipelines")
+	const values, perValue = 600, 2
+	wins := make([]atomic.Int32, values)
+	var wg sync.WaitGroup
+	until := time.Now().Add(time.Minute)
+	for g := range 64 {
+		wg.Go(func() {
+			for n := g; n < values*perValue; n += 64 {
+				v := n % values
+				switch err := st.Claim(context.Background(), id(1000+v), until); {
+				case err == nil:
+					wins[v].Add(1)
+				case !errors.Is(err, backend.ErrReplayed):
+					t.Errorf("claim of value %d: %v", v, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for v := range wins {
+		if n := wins[v].Load(); n != 1 {
+			t.Fatalf("value %d: %d of %d claims won, want exactly 1", v, n, perValue)
+		}
+	}
+	pipes, claims := r.Stats()
+	if claims != values*perValue {
+		t.Errorf("Stats: %d claims sent, want %d", claims, values*perValue)
+	}
+	if pipes >= claims {
+		t.Errorf("Stats: %d pipelines for %d concurrent claims, want them shared", pipes, claims)
+	}
+	calls, err := srv.CommandCalls()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls["set"] != values*perValue {
+		t.Errorf("SET ran %d times for %d claims, want one each", calls["set"], values*perValue)
+	}
+}
+
+// TestRedisFrozenServerFailsClosedThenRecovers: a server that stops answering (SIGSTOP: the
+// connections stay open, nothing comes back) makes every concurrent claim fail with
+// ErrUnavailable within its bound, the ones waiting for a turn as well as the ones on the wire;
+// once it answers again (SIGCONT), claims succeed again with the same client.
+func TestRedisFrozenServerFailsClosedThenRecovers(t *testing.T) {
+	srv := redistest.Start(t)
+	st := newRedis(t, redisstore.RedisOptions{Addr: srv.Addr, Timeout: 200 * time.Millisecond}).Scope("frozen")
+	ctx := context.Background()
+	if err := st.Claim(ctx, id(30), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	pid := srv.PID()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+		}
+	}
+	defer resume()
+
+	const claimers = 40
+	errs := make(chan error, claimers)
+	start := time.Now()
+	for n := range claimers {
+		go func() { errs <- st.Claim(ctx, id(40+n), time.Now().Add(time.Minute)) }()
+	}
+	for range claimers {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, backend.ErrUnavailable) {
+				t.Errorf("claim with the server frozen: error = %v, want ErrUnavailable", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("claims still waiting %v after the server froze; the bound is 200ms per claim", time.Since(start))
+		}
+	}
+	resume()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := st.Claim(ctx, id(99), time.Now().Add(time.Minute))
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, backend.ErrUnavailable) {
+			t.Fatalf("claim after the server resumed: %v", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("claims still fail 10s after the server resumed: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
