@@ -80,7 +80,11 @@ type PublicKey struct {
 // it (not a P-256 key, not a valid point, FIPS 140-3 mode), and the caller then verifies with
 // crypto/ecdsa. It is cheap (it decodes the point): no table is built here.
 func Prepare(pub *ecdsa.PublicKey) *PublicKey {
-	if pub == nil || pub.Curve == nil || pub.X == nil || pub.Y == nil || pub.Curve.Params() != elliptic.P256().Params() || fips140.Enabled() {
+	if pub == nil || pub.Curve == nil || pub.Curve.Params() != elliptic.P256().Params() || fips140.Enabled() {
+		return nil
+	}
+	//lint:ignore SA1019 only compared with nil, so that Bytes cannot panic on a bare literal.
+	if pub.X == nil || pub.Y == nil {
 		return nil
 	}
 	enc, err := pub.Bytes() // the uncompressed point; fails for invalid coordinates
