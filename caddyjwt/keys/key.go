@@ -6,10 +6,12 @@
 package keys
 
 import (
+	"crypto/ecdsa"
 	"crypto/rsa"
 	"fmt"
 	"slices"
 
+	"github.com/obgate/obgate/caddyjwt/internal/ecverify"
 	"github.com/obgate/obgate/caddyjwt/internal/rsaverify"
 )
 
@@ -46,12 +48,22 @@ type Key struct {
 	// request pays for it; nil for other keys, for keys crypto/rsa must verify itself, and for a
 	// Key built as a literal (which then verifies through crypto/rsa).
 	rsa *rsaverify.PublicKey
+
+	// ec is a P-256 key decoded for the engine's ES256 fast path (its table of multiples is built
+	// on the key's second verification, not here); nil for other keys and for a Key literal.
+	ec *ecverify.PublicKey
 }
 
 // PreparedRSA returns the key's precomputed RSA verifier, or nil when there is none (the key is
 // not RSA, or is verified by crypto/rsa).
 func (k Key) PreparedRSA() *rsaverify.PublicKey {
 	return k.rsa
+}
+
+// PreparedEC returns the key's P-256 verifier for ES256, or nil when there is none (the key is
+// not a P-256 key, or is verified by crypto/ecdsa).
+func (k Key) PreparedEC() *ecverify.PublicKey {
+	return k.ec
 }
 
 // Allows reports whether the key may verify a signature made with alg.
@@ -92,8 +104,11 @@ func newKey(pub any, kid, restrictTo, origin string) (Key, error) {
 		kid = tp
 	}
 	k := Key{ID: kid, Public: pub, Algorithms: algs, Thumbprint: tp, Origin: origin, NoKID: noKID}
-	if rk, ok := pub.(*rsa.PublicKey); ok {
-		k.rsa = rsaverify.Prepare(rk) // once per key load, never per request
+	switch pk := pub.(type) {
+	case *rsa.PublicKey:
+		k.rsa = rsaverify.Prepare(pk) // once per key load, never per request
+	case *ecdsa.PublicKey:
+		k.ec = ecverify.Prepare(pk) // cheap: the table waits for the key's second verification
 	}
 	return k, nil
 }

@@ -578,3 +578,40 @@ func TestRSAKeysArePreparedAtLoad(t *testing.T) {
 		t.Errorf("EC key: PreparedRSA() = %v, want nil", p)
 	}
 }
+
+// TestP256KeysArePreparedAtLoad: every way a P-256 key is loaded (PEM public key, certificate,
+// JWK) prepares it for the engine's ES256 fast path; other keys (P-384, RSA) are not.
+func TestP256KeysArePreparedAtLoad(t *testing.T) {
+	dir := t.TempDir()
+	ec := jwttest.NewEC(t, "ES256")
+	load := func(name, path string) keys.Key {
+		t.Helper()
+		ks, err := keys.LoadFile(path, "")
+		if err != nil || len(ks) != 1 {
+			t.Fatalf("%s: LoadFile() = %v, %v", name, ks, err)
+		}
+		return ks[0]
+	}
+	jwkDoc, err := json.Marshal(ec.JWK(t, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromJWK, _, err := keys.ParseJWKs(jwkDoc, "test", keys.JWKOptions{})
+	if err != nil || len(fromJWK) != 1 {
+		t.Fatalf("ParseJWKs() = %v, %v", fromJWK, err)
+	}
+	for name, k := range map[string]keys.Key{
+		"PEM public key": load("PEM", ec.PublicPEM(t, dir)),
+		"certificate":    load("certificate", ec.CertificatePEM(t, dir, "ec")),
+		"JWK":            fromJWK[0],
+	} {
+		if p := k.PreparedEC(); p == nil || p.Public() != k.Public {
+			t.Errorf("%s: PreparedEC() = %v, want the key prepared from its own public key", name, p)
+		}
+	}
+	for name, s := range map[string]*jwttest.Signer{"P-384": jwttest.NewEC(t, "ES384"), "RSA": jwttest.NewRSA(t, 2048, "RS256")} {
+		if p := load(name, s.PublicPEM(t, dir)).PreparedEC(); p != nil {
+			t.Errorf("%s key: PreparedEC() = %v, want nil", name, p)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/lestrrat-go/dsig"
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 
+	"github.com/obgate/obgate/caddyjwt/internal/ecverify"
 	"github.com/obgate/obgate/caddyjwt/internal/rsaverify"
 	"github.com/obgate/obgate/caddyjwt/keys"
 )
@@ -105,6 +106,9 @@ func (c *signatureCheck) verify(k keys.Key) bool {
 			return c.verifyPrepared(p, rs.hash, rs.pss)
 		}
 	}
+	if p := k.PreparedEC(); p != nil && c.alg == "ES256" {
+		return c.verifyPreparedEC(p)
+	}
 	// The library calls below may keep what they are given, so they get copies: the token's
 	// signature and digest buffers then stay on the verifier's stack for the paths above.
 	return c.verifyWith(k.Public, bytes.Clone(c.sig))
@@ -125,6 +129,20 @@ func (c *signatureCheck) verifyPrepared(p *rsaverify.PublicKey, h crypto.Hash, p
 		return p.VerifyPSS(h, digest, c.sig)
 	}
 	return p.VerifyPKCS1v15(h, digest, c.sig)
+}
+
+// verifyPreparedEC verifies ES256 with a prepared P-256 key (the same verdict as crypto/ecdsa,
+// see caddyjwt/internal/ecverify): from its second verification on, u2·Q uses the key's table
+// instead of 256 doublings. A compact input is hashed into a buffer on the stack.
+func (c *signatureCheck) verifyPreparedEC(p *ecverify.PublicKey) bool {
+	var buf [sha512.Size]byte
+	var digest []byte
+	if c.input.whole != nil {
+		digest = hashInto(&buf, crypto.SHA256, c.input.whole)
+	} else {
+		digest = c.detachedDigest(crypto.SHA256)
+	}
+	return p.VerifyJWS(digest, c.sig) // RFC 7518 §3.4: R || S, 32 octets each
 }
 
 // verifyWith verifies with a key the standard library (through jwx) checks: ECDSA, EdDSA, HMAC,
