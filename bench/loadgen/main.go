@@ -2,7 +2,7 @@
 //
 //	loadgen [flags] name=url...       send a bounded HTTP load to loopback targets, interleaving
 //	                                  them in rounds (reversed every other round) so that machine
-//                                  noise hits all of them alike
+//	                                  noise hits all of them alike
 //	loadgen serve 127.0.0.1:9100      a minimal backend that answers 200 "ok"
 //	loadgen mint -key k.pem -iss I -aud A -n 1000 > tokens.txt
 //	                                  n distinct signed JWTs, one per line
