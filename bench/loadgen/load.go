@@ -142,7 +142,7 @@ func load(args []string) {
 		}
 	}
 	for round := range *rounds {
-		for _, t := range targets {
+		for _, t := range roundOrder(targets, round) {
 			if t.unique && t.next.Load() >= uint64(len(t.headers)) {
 				continue // out of tokens: reported
 			}
@@ -155,6 +155,18 @@ func load(args []string) {
 			fatal("-redis %s: %v", c.addr, err)
 		}
 	}
+}
+
+// roundOrder is the order of the targets' turns in a round: as given in even rounds, reversed in
+// odd ones, so that a drift of the machine's speed over a round falls on both sides of the
+// reference (the first target) alike instead of always after it.
+func roundOrder(targets []*target, round int) []*target {
+	if round%2 == 0 {
+		return targets
+	}
+	r := slices.Clone(targets)
+	slices.Reverse(r)
+	return r
 }
 
 // parsePIDs reads the -pid values: "name=PID[,PID...]" for one target, "PID[,PID...]" for every

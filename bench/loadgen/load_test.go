@@ -40,3 +40,25 @@ func TestLoadSendsEachTokenInTurn(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundOrderAlternates: turns run in the given order in even rounds and reversed in odd ones,
+// so the reference turn is not always the first of its round.
+func TestRoundOrderAlternates(t *testing.T) {
+	a, b, c := &target{name: "a"}, &target{name: "b"}, &target{name: "c"}
+	names := func(ts []*target) string {
+		var s string
+		for _, t := range ts {
+			s += t.name
+		}
+		return s
+	}
+	targets := []*target{a, b, c}
+	for round, want := range []string{"abc", "cba", "abc", "cba"} {
+		if got := names(roundOrder(targets, round)); got != want {
+			t.Errorf("round %d: order %s, want %s", round, got, want)
+		}
+	}
+	if names(targets) != "abc" {
+		t.Errorf("roundOrder changed the targets' own order: %s", names(targets))
+	}
+}

@@ -1,7 +1,8 @@
 // Command loadgen is obgate's load tool for bench/ (see bench/README.md). Its modes:
 //
 //	loadgen [flags] name=url...       send a bounded HTTP load to loopback targets, interleaving
-//	                                  them in rounds so that machine noise hits all of them alike
+//	                                  them in rounds (reversed every other round) so that machine
+//	                                  noise hits all of them alike
 //	loadgen serve 127.0.0.1:9100      a minimal backend that answers 200 "ok"
 //	loadgen mint -key k.pem -iss I -aud A -n 1000 > tokens.txt
 //	                                  n distinct signed JWTs, one per line

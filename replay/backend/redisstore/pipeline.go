@@ -15,13 +15,13 @@ import (
 )
 
 // maxInFlight is how many pipelines may be on the wire at once: a claim that finds fewer sends
-// at once, on its own connection. Two measured best on a 2-core machine against a loopback Redis
-// (`go test -run '^$' -bench Claim ./replay/backend/redisstore`: fewer CPU µs per claim, in the
-// gateway and in the server, than one or four, and than one command per claim). maxWaiting bounds
-// the claims waiting for a turn; a claim that finds it reached is refused at once with
-// ErrUnavailable (Redis is not keeping up).
+// at once, on its own connection. One measured best: through real Caddy over HTTP
+// (bench/replay.sh 4s 5 16, two runs each, interleaved) one pipeline in flight carried about four
+// claims per round trip and cost 1.09-1.16x the memory store's CPU per request, two carried two
+// and cost 1.21-1.27x. maxWaiting bounds the claims waiting for a turn; a claim that finds it
+// reached is refused at once with ErrUnavailable (Redis is not keeping up).
 const (
-	maxInFlight = 2
+	maxInFlight = 1
 	maxWaiting  = 4096
 )
 
