@@ -543,21 +543,21 @@ func TestKeysWithoutKIDAreMarked(t *testing.T) {
 	}
 }
 
-// TestRSAKeysArePreparedAtLoad: every way an RSA key is loaded (PEM public key, certificate, JWK)
-// prepares its modulus for the engine's fast path once, there; other keys have nothing prepared.
-func TestRSAKeysArePreparedAtLoad(t *testing.T) {
-	dir := t.TempDir()
-	rs := jwttest.NewRSA(t, 2048, "RS256")
-	ec := jwttest.NewEC(t, "ES256")
-	load := func(name, path string) keys.Key {
-		t.Helper()
-		ks, err := keys.LoadFile(path, "")
-		if err != nil || len(ks) != 1 {
-			t.Fatalf("%s: LoadFile() = %v, %v", name, ks, err)
-		}
-		return ks[0]
+// loadFile loads the one key of a key file.
+func loadFile(t *testing.T, name, path string) keys.Key {
+	t.Helper()
+	ks, err := keys.LoadFile(path, "")
+	if err != nil || len(ks) != 1 {
+		t.Fatalf("%s: LoadFile() = %v, %v", name, ks, err)
 	}
-	jwkDoc, err := json.Marshal(rs.JWK(t, true))
+	return ks[0]
+}
+
+// loadedEveryWay returns s's public key as loaded from a PEM public key, a certificate and a
+// JWK.
+func loadedEveryWay(t *testing.T, s *jwttest.Signer, dir string) map[string]keys.Key {
+	t.Helper()
+	jwkDoc, err := json.Marshal(s.JWK(t, true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -565,16 +565,23 @@ func TestRSAKeysArePreparedAtLoad(t *testing.T) {
 	if err != nil || len(fromJWK) != 1 {
 		t.Fatalf("ParseJWKs() = %v, %v", fromJWK, err)
 	}
-	for name, k := range map[string]keys.Key{
-		"PEM public key": load("PEM", rs.PublicPEM(t, dir)),
-		"certificate":    load("certificate", rs.CertificatePEM(t, dir, "rs")),
+	return map[string]keys.Key{
+		"PEM public key": loadFile(t, "PEM", s.PublicPEM(t, dir)),
+		"certificate":    loadFile(t, "certificate", s.CertificatePEM(t, dir, "cert")),
 		"JWK":            fromJWK[0],
-	} {
+	}
+}
+
+// TestRSAKeysArePreparedAtLoad: every way an RSA key is loaded (PEM public key, certificate, JWK)
+// prepares its modulus for the engine's fast path once, there; other keys have nothing prepared.
+func TestRSAKeysArePreparedAtLoad(t *testing.T) {
+	dir := t.TempDir()
+	for name, k := range loadedEveryWay(t, jwttest.NewRSA(t, 2048, "RS256"), dir) {
 		if p := k.PreparedRSA(); p == nil || p.Public() != k.Public {
 			t.Errorf("%s: PreparedRSA() = %v, want the key prepared from its own public key", name, p)
 		}
 	}
-	if p := load("EC PEM", ec.PublicPEM(t, dir)).PreparedRSA(); p != nil {
+	if p := loadFile(t, "EC PEM", jwttest.NewEC(t, "ES256").PublicPEM(t, dir)).PreparedRSA(); p != nil {
 		t.Errorf("EC key: PreparedRSA() = %v, want nil", p)
 	}
 }
@@ -583,34 +590,13 @@ func TestRSAKeysArePreparedAtLoad(t *testing.T) {
 // JWK) prepares it for the engine's ES256 fast path; other keys (P-384, RSA) are not.
 func TestP256KeysArePreparedAtLoad(t *testing.T) {
 	dir := t.TempDir()
-	ec := jwttest.NewEC(t, "ES256")
-	load := func(name, path string) keys.Key {
-		t.Helper()
-		ks, err := keys.LoadFile(path, "")
-		if err != nil || len(ks) != 1 {
-			t.Fatalf("%s: LoadFile() = %v, %v", name, ks, err)
-		}
-		return ks[0]
-	}
-	jwkDoc, err := json.Marshal(ec.JWK(t, true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromJWK, _, err := keys.ParseJWKs(jwkDoc, "test", keys.JWKOptions{})
-	if err != nil || len(fromJWK) != 1 {
-		t.Fatalf("ParseJWKs() = %v, %v", fromJWK, err)
-	}
-	for name, k := range map[string]keys.Key{
-		"PEM public key": load("PEM", ec.PublicPEM(t, dir)),
-		"certificate":    load("certificate", ec.CertificatePEM(t, dir, "ec")),
-		"JWK":            fromJWK[0],
-	} {
+	for name, k := range loadedEveryWay(t, jwttest.NewEC(t, "ES256"), dir) {
 		if p := k.PreparedEC(); p == nil || p.Public() != k.Public {
 			t.Errorf("%s: PreparedEC() = %v, want the key prepared from its own public key", name, p)
 		}
 	}
 	for name, s := range map[string]*jwttest.Signer{"P-384": jwttest.NewEC(t, "ES384"), "RSA": jwttest.NewRSA(t, 2048, "RS256")} {
-		if p := load(name, s.PublicPEM(t, dir)).PreparedEC(); p != nil {
+		if p := loadFile(t, name, s.PublicPEM(t, dir)).PreparedEC(); p != nil {
 			t.Errorf("%s key: PreparedEC() = %v, want nil", name, p)
 		}
 	}
