@@ -92,15 +92,11 @@ func (t *TokenEndpoint) unmarshalClient(d *caddyfile.Dispenser) error {
 		case "auth":
 			err = caddyfileargs.One(d, &c.Auth)
 		case "key":
-			args := d.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
-				return d.Errf("client %s: key: want <path> [<kid>]", c.ClientID)
+			path, kid, err := caddyfileargs.KeyPath(d, "client "+c.ClientID)
+			if err != nil {
+				return err
 			}
-			kf := KeyFile{Path: args[0]}
-			if len(args) == 2 {
-				kf.KeyID = args[1]
-			}
-			c.Keys = append(c.Keys, kf)
+			c.Keys = append(c.Keys, KeyFile{Path: path, KeyID: kid})
 		case "jwks_url":
 			err = caddyfileargs.One(d, &c.JWKSURL)
 		case "subject_dn":

@@ -154,15 +154,11 @@ func (c *Config) unmarshalIssuer(d *caddyfile.Dispenser) error {
 		var err error
 		switch d.Val() {
 		case "key":
-			args := d.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
-				return d.Errf("issuer %s: key: want <path> [<kid>]", ic.Issuer)
+			path, kid, err := caddyfileargs.KeyPath(d, "issuer "+ic.Issuer)
+			if err != nil {
+				return err
 			}
-			kf := KeyFile{Path: args[0]}
-			if len(args) == 2 {
-				kf.KeyID = args[1]
-			}
-			ic.Keys = append(ic.Keys, kf)
+			ic.Keys = append(ic.Keys, KeyFile{Path: path, KeyID: kid})
 		case "jwks_url":
 			err = caddyfileargs.One(d, &ic.JWKSURL)
 		case "discovery":

@@ -68,15 +68,11 @@ func (h *RequestSignature) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				h.Scheme = args[1]
 			}
 		case "key":
-			args := d.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
-				return d.Err("key: want <path> [<kid>]")
+			path, kid, err := caddyfileargs.KeyPath(d, "")
+			if err != nil {
+				return err
 			}
-			kf := KeyFile{Path: args[0]}
-			if len(args) == 2 {
-				kf.KeyID = args[1]
-			}
-			h.Keys = append(h.Keys, kf)
+			h.Keys = append(h.Keys, KeyFile{Path: path, KeyID: kid})
 		case "jwks_url":
 			err = caddyfileargs.One(d, &h.JWKSURL)
 		case "discovery":

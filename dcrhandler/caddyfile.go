@@ -100,15 +100,11 @@ func (h *Handler) unmarshalDirectory(d *caddyfile.Dispenser) error {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "key":
-			args := d.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
-				return d.Errf("directory %s: key: want <path> [<kid>]", dir.Issuer)
+			path, kid, err := caddyfileargs.KeyPath(d, "directory "+dir.Issuer)
+			if err != nil {
+				return err
 			}
-			kf := KeyFile{Path: args[0]}
-			if len(args) == 2 {
-				kf.KeyID = args[1]
-			}
-			dir.Keys = append(dir.Keys, kf)
+			dir.Keys = append(dir.Keys, KeyFile{Path: path, KeyID: kid})
 		case "jwks_url":
 			if err := caddyfileargs.One(d, &dir.JWKSURL); err != nil {
 				return d.Errf("directory %s: %v", dir.Issuer, err)

@@ -38,6 +38,23 @@ func singleArg(d *caddyfile.Dispenser, already bool) (name, arg string, err erro
 	return name, arg, nil
 }
 
+// KeyPath reads the arguments of a `key <path> [<kid>]` subdirective; where names the enclosing
+// block for the error (such as "issuer https://idp.example"), empty for none.
+func KeyPath(d *caddyfile.Dispenser, where string) (path, kid string, err error) {
+	args := d.RemainingArgs()
+	if len(args) < 1 || len(args) > 2 {
+		msg := "key: want <path> [<kid>]"
+		if where != "" {
+			msg = where + ": " + msg
+		}
+		return "", "", d.Err(msg)
+	}
+	if len(args) == 2 {
+		kid = args[1]
+	}
+	return args[0], kid, nil
+}
+
 // List reads one or more arguments; existing must be nil (the subdirective not seen yet).
 func List(d *caddyfile.Dispenser, existing []string) ([]string, error) {
 	name := d.Val()

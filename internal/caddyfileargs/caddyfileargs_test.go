@@ -59,3 +59,31 @@ func TestParsePositiveInt(t *testing.T) {
 		t.Fatalf("ParsePositiveInt(ten) error = %v, want one naming replay and the value", err)
 	}
 }
+
+// TestKeyPath: `key <path> [<kid>]` gives the path and the optional kid; no path or more than two
+// arguments is an error that names the enclosing block.
+func TestKeyPath(t *testing.T) {
+	for _, tc := range []struct {
+		line, where, wantPath, wantKID, wantErr string
+	}{
+		{line: "key /k.pem", wantPath: "/k.pem"},
+		{line: "key /k.pem k1", where: "issuer https://idp", wantPath: "/k.pem", wantKID: "k1"},
+		{line: "key", where: "issuer https://idp", wantErr: "issuer https://idp: key: want <path> [<kid>]"},
+		{line: "key a b c", wantErr: "key: want <path> [<kid>]"},
+	} {
+		t.Run(tc.line, func(t *testing.T) {
+			d := caddyfile.NewTestDispenser(tc.line)
+			d.Next()
+			path, kid, err := caddyfileargs.KeyPath(d, tc.where)
+			if tc.wantErr == "" {
+				if err != nil || path != tc.wantPath || kid != tc.wantKID {
+					t.Fatalf("KeyPath() = %q, %q, %v; want %q, %q", path, kid, err, tc.wantPath, tc.wantKID)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr) {
+				t.Fatalf("KeyPath() error = %v, want one starting %q", err, tc.wantErr)
+			}
+		})
+	}
+}
