@@ -119,12 +119,7 @@ func (c *signatureCheck) verify(k keys.Key) bool {
 // caddyjwt/internal/rsaverify). A compact input is hashed into a buffer on the stack.
 func (c *signatureCheck) verifyPrepared(p *rsaverify.PublicKey, h crypto.Hash, pss bool) bool {
 	var buf [sha512.Size]byte
-	var digest []byte
-	if c.input.whole != nil {
-		digest = hashInto(&buf, h, c.input.whole)
-	} else {
-		digest = c.detachedDigest(h)
-	}
+	digest := c.inputDigest(&buf, h)
 	if pss {
 		return p.VerifyPSS(h, digest, c.sig)
 	}
@@ -136,13 +131,16 @@ func (c *signatureCheck) verifyPrepared(p *rsaverify.PublicKey, h crypto.Hash, p
 // instead of 256 doublings. A compact input is hashed into a buffer on the stack.
 func (c *signatureCheck) verifyPreparedEC(p *ecverify.PublicKey) bool {
 	var buf [sha512.Size]byte
-	var digest []byte
+	return p.VerifyJWS(c.inputDigest(&buf, crypto.SHA256), c.sig) // RFC 7518 §3.4: R || S, 32 octets each
+}
+
+// inputDigest is the hash h of the signing input: a compact input hashed into buf (on the caller's
+// stack), a detached one as detachedDigest makes it.
+func (c *signatureCheck) inputDigest(buf *[sha512.Size]byte, h crypto.Hash) []byte {
 	if c.input.whole != nil {
-		digest = hashInto(&buf, crypto.SHA256, c.input.whole)
-	} else {
-		digest = c.detachedDigest(crypto.SHA256)
+		return hashInto(buf, h, c.input.whole)
 	}
-	return p.VerifyJWS(digest, c.sig) // RFC 7518 §3.4: R || S, 32 octets each
+	return c.detachedDigest(h)
 }
 
 // verifyWith verifies with a key the standard library (through jwx) checks: ECDSA, EdDSA, HMAC,
