@@ -1,15 +1,12 @@
 package authserver
 
 import (
-	"errors"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
-
-	"github.com/caddyserver/caddy/v2"
 
 	"github.com/obgate/obgate/authserver/grant"
+	"github.com/obgate/obgate/internal/metricsreg"
 )
 
 // grants counts token_endpoint answers: obgate_token_grants_total{endpoint, outcome}, where
@@ -41,14 +38,7 @@ func registerGrantMetrics(reg *prometheus.Registry) {
 			Help:      "token_endpoint answers by endpoint (its name) and outcome (issued, or the OAuth error code).",
 		}, []string{"endpoint", "outcome"})
 	})
-	if reg == nil {
-		return
-	}
-	if err := reg.Register(grants.total); err != nil {
-		if _, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); !ok {
-			caddy.Log().Named("token_endpoint").Error("registering metrics", zap.Error(err))
-		}
-	}
+	metricsreg.Register(reg, "token_endpoint", grants.total)
 }
 
 // grantCounters are one endpoint's series, resolved at provision so that an answer only

@@ -3,7 +3,6 @@ package caddyjwt
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"sync"
 
@@ -11,7 +10,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/caddyserver/caddy/v2"
+	"github.com/obgate/obgate/internal/metricsreg"
 )
 
 // checks counts jwt_check requests by policy (the handler's configured name, a bounded set),
@@ -33,14 +32,7 @@ func registerCheckMetrics(reg *prometheus.Registry) {
 			Help:      "jwt_check requests by policy, result (valid, invalid, unavailable, bad_request, unknown_policy) and reason.",
 		}, []string{"policy", "result", "reason"})
 	})
-	if reg == nil {
-		return
-	}
-	if err := reg.Register(checks.total); err != nil {
-		if _, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); !ok {
-			caddy.Log().Named("jwt_check").Error("registering metrics", zap.Error(err))
-		}
-	}
+	metricsreg.Register(reg, "jwt_check", checks.total)
 }
 
 // checkResult is the result label of a verdict.

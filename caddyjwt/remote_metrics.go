@@ -1,15 +1,12 @@
 package caddyjwt
 
 import (
-	"errors"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
-
-	"github.com/caddyserver/caddy/v2"
 
 	"github.com/obgate/obgate/caddyjwt/verify"
+	"github.com/obgate/obgate/internal/metricsreg"
 )
 
 // verifications counts jwt_auth's answers by result (valid, invalid, unavailable) and reason (the
@@ -58,16 +55,7 @@ func registerVerificationMetrics(reg *prometheus.Registry) {
 			Help: "Tokens held by the verified_cache of every jwt_auth policy in use.",
 		}, liveCaches.entries)
 	})
-	if reg == nil {
-		return
-	}
-	for _, c := range []prometheus.Collector{verifications.total, verifications.cacheHits, verifications.cacheMisses, verifications.cacheEntries} {
-		if err := reg.Register(c); err != nil {
-			if _, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); !ok {
-				caddy.Log().Named("jwt_auth").Error("registering metrics", zap.Error(err))
-			}
-		}
-	}
+	metricsreg.Register(reg, "jwt_auth", verifications.total, verifications.cacheHits, verifications.cacheMisses, verifications.cacheEntries)
 }
 
 // observeVerification counts one answer.

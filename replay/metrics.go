@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
-	"github.com/caddyserver/caddy/v2"
+	"github.com/obgate/obgate/internal/metricsreg"
 )
 
 // Claim results, the values of the result label.
@@ -44,14 +44,7 @@ func initMetrics() {
 // registerMetrics registers the collectors in a config's registry, tolerating a second call.
 func registerMetrics(reg *prometheus.Registry) {
 	initMetrics()
-	if reg == nil {
-		return
-	}
-	if err := reg.Register(metrics.claims); err != nil {
-		if _, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); !ok {
-			caddy.Log().Named("replay").Error("registering metrics", zap.Error(err))
-		}
-	}
+	metricsreg.Register(reg, "replay", metrics.claims)
 }
 
 // counted is a scope's store with its claims counted and store failures logged.

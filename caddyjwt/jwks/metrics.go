@@ -1,15 +1,12 @@
 package jwks
 
 import (
-	"errors"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
-
-	"github.com/caddyserver/caddy/v2"
 
 	"github.com/obgate/obgate/caddyjwt/keys"
+	"github.com/obgate/obgate/internal/metricsreg"
 )
 
 // The collectors are process-wide, like the caches they describe, and registered in the
@@ -43,16 +40,7 @@ func initMetrics() {
 // registerMetrics registers the collectors in a config's registry, tolerating a second call.
 func registerMetrics(reg *prometheus.Registry) {
 	initMetrics()
-	if reg == nil {
-		return
-	}
-	for _, c := range []prometheus.Collector{metrics.fetches, metrics.forced, metrics.state} {
-		if err := reg.Register(c); err != nil {
-			if _, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); !ok {
-				caddy.Log().Named("jwks").Error("registering metrics", zap.Error(err))
-			}
-		}
-	}
+	metricsreg.Register(reg, "jwks", metrics.fetches, metrics.forced, metrics.state)
 }
 
 // urlMetric counts the events of one cache.
