@@ -33,6 +33,27 @@ func stdVerdict(pub *rsa.PublicKey, s scheme, h crypto.Hash, digest, sig []byte)
 	return rsa.VerifyPKCS1v15(pub, h, digest, sig) == nil
 }
 
+// engine is one way the fast path can verify with a key.
+type engine struct {
+	name string
+	key  *rsaverify.PublicKey
+}
+
+// engines returns pub prepared for each of the fast path's engines this machine runs: bigmod
+// always, and the AVX-512 IFMA one where the CPU has it and the key's size fits. Nil when
+// Prepare refuses the key.
+func engines(pub *rsa.PublicKey) []engine {
+	k := rsaverify.Prepare(pub)
+	if k == nil {
+		return nil
+	}
+	out := []engine{{"bigmod", rsaverify.PrepareBigmod(pub)}}
+	if k.UsesIFMA() {
+		out = append(out, engine{"ifma", k})
+	}
+	return out
+}
+
 // fastVerdict is the fast path's answer.
 func fastVerdict(k *rsaverify.PublicKey, s scheme, h crypto.Hash, digest, sig []byte) bool {
 	if s == pss {

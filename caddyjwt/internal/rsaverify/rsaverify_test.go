@@ -96,8 +96,8 @@ func TestRandomSignaturesSameVerdictAsCryptoRSA(t *testing.T) {
 	rng := mrand.New(mrand.NewPCG(1, 2))
 	for _, name := range []string{"test-rsa-2048.pem", "test-rsa-2049.pem"} {
 		priv := loadTestKey(t, name)
-		k := rsaverify.Prepare(&priv.PublicKey)
-		if k == nil {
+		engs := engines(&priv.PublicKey)
+		if engs == nil {
 			t.Fatalf("%s: Prepare refused the key", name)
 		}
 		for _, s := range []scheme{pkcs1, pss} {
@@ -111,12 +111,14 @@ func TestRandomSignaturesSameVerdictAsCryptoRSA(t *testing.T) {
 					sig := signFor(t, priv, s, h, digest)
 					for what, c := range corruptions(t, rng, priv, s, h, digest, sig) {
 						want := stdVerdict(&priv.PublicKey, s, h, c[0], c[1])
-						got := fastVerdict(k, s, h, c[0], c[1])
-						if got != want {
-							t.Errorf("%s %v %v %s: fast path says %v, crypto/rsa says %v", name, s, h, what, got, want)
-						}
-						if what == "valid" && !got {
-							t.Errorf("%s %v %v: a valid signature was rejected", name, s, h)
+						for _, e := range engs {
+							got := fastVerdict(e.key, s, h, c[0], c[1])
+							if got != want {
+								t.Errorf("%s %v %v %s: fast path (%s) says %v, crypto/rsa says %v", name, s, h, what, e.name, got, want)
+							}
+							if what == "valid" && !got {
+								t.Errorf("%s %v %v: a valid signature was rejected (%s)", name, s, h, e.name)
+							}
 						}
 					}
 				}
@@ -168,5 +170,31 @@ func TestOtherHashesGoToCryptoRSA(t *testing.T) {
 		if fastVerdict(k, s, crypto.SHA224, digest, sig) {
 			t.Errorf("%v SHA-224: corrupted signature verified", s)
 		}
+	}
+}
+
+// BenchmarkVerifyPKCS1v15 compares, for one 2048-bit key, crypto/rsa with the bigmod path and
+// (where the CPU has it) the AVX-512 IFMA path:
+//
+//	go test -run='^$' -bench=VerifyPKCS1v15 -count=5 ./caddyjwt/internal/rsaverify
+func BenchmarkVerifyPKCS1v15(b *testing.B) {
+	priv := loadTestKey(b, "test-rsa-2048.pem")
+	digest := digestOf(crypto.SHA256, []byte("eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0"))
+	sig := signFor(b, priv, pkcs1, crypto.SHA256, digest)
+	b.Run("crypto-rsa", func(b *testing.B) {
+		for b.Loop() {
+			if rsa.VerifyPKCS1v15(&priv.PublicKey, crypto.SHA256, digest, sig) != nil {
+				b.Fatal("rejected")
+			}
+		}
+	})
+	for _, e := range engines(&priv.PublicKey) {
+		b.Run(e.name, func(b *testing.B) {
+			for b.Loop() {
+				if !e.key.VerifyPKCS1v15(crypto.SHA256, digest, sig) {
+					b.Fatal("rejected")
+				}
+			}
+		})
 	}
 }
