@@ -121,7 +121,9 @@ type RemoteOptions struct {
 // Keys never does I/O: it returns the last good key set, or an *UnavailableError when no fetch
 // has succeeded yet or the keys are stale beyond MaxStale. Refreshes follow the response's
 // Cache-Control max-age (clamped, with jitter); failures are retried with exponential backoff.
-// A successful fetch replaces the whole set, so a kid that the issuer removed is dropped at once.
+// A successful fetch replaces the whole set, so a kid that the issuer removed is dropped at once;
+// a key that is the same as before (kid, algorithms and public key) keeps its Key value, and with
+// it what was prepared for its verifications.
 //
 // KeysAfterMiss handles a kid the set does not hold: it forces at most one de-duplicated refresh
 // per MissCooldown and remembers unknown kids for that window. The request that finds the kid
@@ -453,7 +455,8 @@ func (r *Remote) refresh(forced bool) {
 	if lifetime == 0 || (jwksLifetime > 0 && jwksLifetime < lifetime) {
 		lifetime = jwksLifetime
 	}
-	r.succeeded(st, now, jwksURL, NewSet(ks...), lifetime)
+	// An unchanged key keeps its Key value, and with it what was prepared for its verifications.
+	r.succeeded(st, now, jwksURL, NewSet(keepPrepared(st.set, ks)...), lifetime)
 }
 
 // fetchKeys fetches and parses a JWK Set (FetchJWKS); it is a failure when no key in it is usable.
