@@ -6,23 +6,35 @@ import (
 	"math/bits"
 )
 
-// The AVX-512 IFMA path keeps numbers as limbs52 limbs of 52 bits (the width of the IFMA
-// multipliers) and multiplies with Montgomery's method for R = 2^(52·limbs52) = 2^2080.
-// Because R > 4n for every modulus it takes (up to maxBits52 bits), a product of two values
-// under 2n is again under 2n without a final subtraction (an "almost Montgomery
+// The AVX-512 IFMA path keeps numbers as limbs of 52 bits (the width of the IFMA multipliers)
+// and multiplies with Montgomery's method for R = 2^(52·limbs), limbs being 40, 64 or 80, a
+// whole number of 512-bit registers. Because R > 4n for every modulus a size takes, a product
+// of two values under 2n is again under 2n without a final subtraction (an "almost Montgomery
 // multiplication"); one comparison at the end of the exponentiation makes it exact.
 const (
-	limbs52   = 40
-	mask52    = 1<<52 - 1
-	maxBits52 = 52*limbs52 - 2 // R > 4n
-	minBits52 = 1537           // below this, bigmod's specialised 1024- and 1536-bit code is faster
+	maxLimbs52 = 80
+	mask52     = 1<<52 - 1
+	minBits52  = 1537 // below this, bigmod's specialised 1024- and 1536-bit code is faster
 )
 
-// nat52 is a number in radix 2^52, least significant limb first.
-type nat52 [limbs52]uint64
+// kernel52 is one size of the IFMA kernel: amm multiplies numbers of limbs limbs, for moduli
+// of up to 52·limbs-2 bits (R > 4n).
+type kernel52 struct {
+	limbs int
+	amm   func(out, a, b, m *uint64, k0 uint64)
+}
+
+// kernels52 are the kernel sizes, smallest first: RSA-2048, RSA-3072 and RSA-4096 (with
+// anything in between taking the next size up).
+var kernels52 = []kernel52{{40, amm52x40}, {64, amm52x64}, {80, amm52x80}}
+
+// nat52 is a number in radix 2^52, least significant limb first; a modulus uses its first
+// limbs limbs and leaves the others zero.
+type nat52 [maxLimbs52]uint64
 
 // modulus52 is an RSA modulus and public exponent prepared for the IFMA path.
 type modulus52 struct {
+	kernel52
 	n      nat52
 	nBytes []byte // n big-endian, k octets: a signature must be less (RFC 8017 §5.2.2 step 1)
 	k0     uint64 // -n^-1 mod 2^52
@@ -33,15 +45,20 @@ type modulus52 struct {
 // newModulus52 prepares n and e for the IFMA path, or returns nil when the path is not
 // available here or n's size is outside what it handles.
 func newModulus52(n *big.Int, e uint) *modulus52 {
-	if !haveIFMA || n.BitLen() < minBits52 || n.BitLen() > maxBits52 || n.Bit(0) == 0 {
+	if !haveIFMA || n.BitLen() < minBits52 || n.Bit(0) == 0 {
 		return nil
 	}
-	m := &modulus52{nBytes: n.Bytes(), e: e}
-	m.n.setBytes(m.nBytes)
-	m.k0 = -inverseMod2to64(m.n[0]) & mask52
-	r := new(big.Int).Lsh(big.NewInt(1), 52*limbs52)
-	m.rToE.setBytes(new(big.Int).Exp(r, new(big.Int).SetUint64(uint64(e)), n).Bytes())
-	return m
+	for _, k := range kernels52 {
+		if n.BitLen() <= 52*k.limbs-2 {
+			m := &modulus52{kernel52: k, nBytes: n.Bytes(), e: e}
+			m.n.setBytes(m.nBytes)
+			m.k0 = -inverseMod2to64(m.n[0]) & mask52
+			r := new(big.Int).Lsh(big.NewInt(1), uint(52*k.limbs))
+			m.rToE.setBytes(new(big.Int).Exp(r, new(big.Int).SetUint64(uint64(e)), n).Bytes())
+			return m
+		}
+	}
+	return nil
 }
 
 // inverseMod2to64 returns x^-1 mod 2^64 for an odd x, by Newton's iteration (each step doubles
@@ -82,31 +99,32 @@ func (m *modulus52) exp(out, x *nat52) {
 		}
 	}
 	m.mul(out, out, &m.rToE)
-	if !out.less(&m.n) {
-		out.sub(&m.n)
+	if !out.less(&m.n, m.limbs) {
+		out.sub(&m.n, m.limbs)
 	}
 }
 
 // mul sets out = a·b·R^-1 mod n, less than 2n, for a and b less than 2n.
 func (m *modulus52) mul(out, a, b *nat52) {
-	amm52x40((*[limbs52]uint64)(out), (*[limbs52]uint64)(a), (*[limbs52]uint64)(b), (*[limbs52]uint64)(&m.n), m.k0)
-	out.normalize()
+	m.amm(&out[0], &a[0], &b[0], &m.n[0], m.k0)
+	out.normalize(m.limbs)
 }
 
-// normalize carries every limb's bits above 52 into the next limb. The value is less than
-// 2^(52·limbs52), so nothing is carried out of the top.
-func (x *nat52) normalize() {
+// normalize carries the bits above 52 of each of x's first limbs limbs into the next. The value
+// is less than 2^(52·limbs), so nothing is carried out of the top.
+func (x *nat52) normalize(limbs int) {
 	var c uint64
-	for i := range x {
+	for i := range x[:limbs] {
 		v := x[i] + c
 		x[i] = v & mask52
 		c = v >> 52
 	}
 }
 
-// less reports whether x < y (variable time: only public values pass through here).
-func (x *nat52) less(y *nat52) bool {
-	for i := limbs52 - 1; i >= 0; i-- {
+// less reports whether x < y, both of limbs limbs (variable time: only public values pass
+// through here).
+func (x *nat52) less(y *nat52, limbs int) bool {
+	for i := limbs - 1; i >= 0; i-- {
 		if x[i] != y[i] {
 			return x[i] < y[i]
 		}
@@ -114,17 +132,17 @@ func (x *nat52) less(y *nat52) bool {
 	return false
 }
 
-// sub sets x = x - y, for x ≥ y.
-func (x *nat52) sub(y *nat52) {
+// sub sets x = x - y, for x ≥ y, both of limbs limbs.
+func (x *nat52) sub(y *nat52, limbs int) {
 	var borrow uint64
-	for i := range x {
+	for i := range x[:limbs] {
 		v := x[i] - y[i] - borrow
 		x[i] = v & mask52
 		borrow = v >> 63
 	}
 }
 
-// setBytes sets x to the big-endian number b, which is at most 52·limbs52 bits long.
+// setBytes sets x to the big-endian number b, which is at most 52·maxLimbs52 bits long.
 func (x *nat52) setBytes(b []byte) {
 	*x = nat52{}
 	var acc uint64
@@ -140,7 +158,7 @@ func (x *nat52) setBytes(b []byte) {
 			have -= 52
 		}
 	}
-	if i < limbs52 {
+	if i < maxLimbs52 {
 		x[i] = acc
 	}
 }
@@ -153,7 +171,7 @@ func (x *nat52) fillBytes(b []byte) {
 	for j := len(b) - 1; j >= 0; j-- {
 		if have < 8 {
 			var next uint64
-			if i < limbs52 {
+			if i < maxLimbs52 {
 				next = x[i]
 				i++
 			}

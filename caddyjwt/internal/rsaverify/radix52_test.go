@@ -20,16 +20,19 @@ func randomOdd(rng *mrand.Rand, bits int) *big.Int {
 	return n.SetBit(n, 0, 1)
 }
 
+// kernelEdges are modulus sizes at both ends of each kernel's range, and the usual ones.
+var kernelEdges = []int{minBits52, 2047, 2048, 2049, 52*40 - 2, 52*40 - 1, 3072, 52*64 - 2, 52*64 - 1, 4096, 52*80 - 2}
+
 // TestExp52MatchesMathBig: the IFMA exponentiation gives x^e mod n exactly, for moduli at the
-// ends of the sizes it takes and in between, for the exponents RSA keys use and random ones,
+// ends of each kernel's sizes and in between, for the exponents RSA keys use and random ones,
 // and for x at 0, 1, n-1 and random values under n.
 func TestExp52MatchesMathBig(t *testing.T) {
 	if !haveIFMA {
 		t.Skip("this CPU has no AVX-512 IFMA; the bigmod path is tested instead")
 	}
 	rng := mrand.New(mrand.NewPCG(3, 4))
-	for _, bits := range []int{minBits52, 2047, 2048, 2049, 2070, maxBits52} {
-		for range 6 {
+	for _, bits := range kernelEdges {
+		for range 3 {
 			n := randomOdd(rng, bits)
 			for _, e := range []uint{3, 17, 65537, 1<<31 - 1, uint(rng.Uint32()>>1) | 1} {
 				m := newModulus52(n, e)
@@ -59,6 +62,25 @@ func TestExp52MatchesMathBig(t *testing.T) {
 	}
 }
 
+// TestNewModulus52Sizes: each size goes to the smallest kernel that takes it, and moduli too
+// small or too large for every kernel stay on bigmod.
+func TestNewModulus52Sizes(t *testing.T) {
+	if !haveIFMA {
+		t.Skip("this CPU has no AVX-512 IFMA")
+	}
+	rng := mrand.New(mrand.NewPCG(11, 12))
+	for bits, want := range map[int]int{minBits52 - 1: 0, minBits52: 40, 2048: 40, 2078: 40, 2079: 64, 3072: 64, 3326: 64, 3327: 80, 4096: 80, 4158: 80, 4159: 0, 8192: 0} {
+		m := newModulus52(randomOdd(rng, bits), 65537)
+		got := 0
+		if m != nil {
+			got = m.limbs
+		}
+		if got != want {
+			t.Errorf("%d-bit modulus: kernel of %d limbs, want %d", bits, got, want)
+		}
+	}
+}
+
 // TestMul52StaysUnderTwiceN: the almost Montgomery multiplication of any two values under 2n
 // gives a·b·R^-1 mod n, itself under 2n, including for the largest inputs.
 func TestMul52StaysUnderTwiceN(t *testing.T) {
@@ -66,10 +88,10 @@ func TestMul52StaysUnderTwiceN(t *testing.T) {
 		t.Skip("this CPU has no AVX-512 IFMA")
 	}
 	rng := mrand.New(mrand.NewPCG(5, 6))
-	r := new(big.Int).Lsh(big.NewInt(1), 52*limbs52)
-	for _, bits := range []int{minBits52, 2048, maxBits52} {
+	for _, bits := range kernelEdges {
 		n := randomOdd(rng, bits)
 		m := newModulus52(n, 65537)
+		r := new(big.Int).Lsh(big.NewInt(1), uint(52*m.limbs))
 		twoN := new(big.Int).Lsh(n, 1)
 		rInv := new(big.Int).ModInverse(r, n)
 		top := new(big.Int).Sub(twoN, big.NewInt(1))
@@ -101,7 +123,7 @@ func TestMul52StaysUnderTwiceN(t *testing.T) {
 // TestNat52BytesRoundTrip: the radix-2^52 conversions keep every value of every length.
 func TestNat52BytesRoundTrip(t *testing.T) {
 	rng := mrand.New(mrand.NewPCG(7, 8))
-	for size := 1; size <= 260; size++ {
+	for size := 1; size <= 52*maxLimbs52/8; size++ {
 		b := make([]byte, size)
 		for i := range b {
 			b[i] = byte(rng.Uint32())
@@ -122,7 +144,7 @@ func TestNat52BytesRoundTrip(t *testing.T) {
 // big returns x as a big.Int (tests only).
 func (x *nat52) big() *big.Int {
 	v := new(big.Int)
-	for i := limbs52 - 1; i >= 0; i-- {
+	for i := maxLimbs52 - 1; i >= 0; i-- {
 		v.Lsh(v, 52).Or(v, new(big.Int).SetUint64(x[i]))
 	}
 	return v
@@ -146,14 +168,14 @@ func FuzzExp52SameAsMathBig(f *testing.F) {
 		f.Skip("this CPU has no AVX-512 IFMA")
 	}
 	rng := mrand.New(mrand.NewPCG(9, 10))
-	for _, bits := range []int{minBits52, 2048, maxBits52} {
+	for _, bits := range kernelEdges {
 		n := randomOdd(rng, bits)
 		f.Add(n.Bytes(), uint32(65537), randBelow(rng, n).Bytes())
 	}
 	f.Fuzz(func(t *testing.T, nb []byte, e32 uint32, xb []byte) {
 		n := new(big.Int).SetBytes(nb)
 		e := uint(e32 | 1)
-		if n.BitLen() < minBits52 || n.BitLen() > maxBits52 || n.Bit(0) == 0 || e < 3 {
+		if n.BitLen() < minBits52 || n.BitLen() > 52*maxLimbs52-2 || n.Bit(0) == 0 || e < 3 {
 			return
 		}
 		m := newModulus52(n, e)

@@ -3,6 +3,7 @@ package rsaverify_test
 import (
 	"bytes"
 	"crypto"
+	"fmt"
 	"crypto/rand"
 	"crypto/rsa"
 	"math/big"
@@ -173,28 +174,36 @@ func TestOtherHashesGoToCryptoRSA(t *testing.T) {
 	}
 }
 
-// BenchmarkVerifyPKCS1v15 compares, for one 2048-bit key, crypto/rsa with the bigmod path and
-// (where the CPU has it) the AVX-512 IFMA path:
+// BenchmarkVerifyPKCS1v15 compares, for keys of 2048, 3072 and 4096 bits, crypto/rsa with the
+// bigmod path and (where the CPU has it) the AVX-512 IFMA path:
 //
 //	go test -run='^$' -bench=VerifyPKCS1v15 -count=5 ./caddyjwt/internal/rsaverify
 func BenchmarkVerifyPKCS1v15(b *testing.B) {
-	priv := loadTestKey(b, "test-rsa-2048.pem")
 	digest := digestOf(crypto.SHA256, []byte("eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0"))
-	sig := signFor(b, priv, pkcs1, crypto.SHA256, digest)
-	b.Run("crypto-rsa", func(b *testing.B) {
-		for b.Loop() {
-			if rsa.VerifyPKCS1v15(&priv.PublicKey, crypto.SHA256, digest, sig) != nil {
-				b.Fatal("rejected")
+	for _, bits := range []int{2048, 3072, 4096} {
+		priv := loadTestKey(b, "test-rsa-2048.pem")
+		if bits != 2048 {
+			var err error
+			if priv, err = rsa.GenerateKey(rand.Reader, bits); err != nil {
+				b.Fatal(err)
 			}
 		}
-	})
-	for _, e := range engines(&priv.PublicKey) {
-		b.Run(e.name, func(b *testing.B) {
+		sig := signFor(b, priv, pkcs1, crypto.SHA256, digest)
+		b.Run(fmt.Sprintf("%d/crypto-rsa", bits), func(b *testing.B) {
 			for b.Loop() {
-				if !e.key.VerifyPKCS1v15(crypto.SHA256, digest, sig) {
+				if rsa.VerifyPKCS1v15(&priv.PublicKey, crypto.SHA256, digest, sig) != nil {
 					b.Fatal("rejected")
 				}
 			}
 		})
+		for _, e := range engines(&priv.PublicKey) {
+			b.Run(fmt.Sprintf("%d/%s", bits, e.name), func(b *testing.B) {
+				for b.Loop() {
+					if !e.key.VerifyPKCS1v15(crypto.SHA256, digest, sig) {
+						b.Fatal("rejected")
+					}
+				}
+			})
+		}
 	}
 }
