@@ -3,9 +3,9 @@ package rsaverify_test
 import (
 	"bytes"
 	"crypto"
-	"fmt"
 	"crypto/rand"
 	"crypto/rsa"
+	"fmt"
 	"math/big"
 	mrand "math/rand/v2"
 	"testing"
