@@ -29,8 +29,9 @@ type kernel52 struct {
 var kernels52 = []kernel52{{40, amm52x40}, {64, amm52x64}, {80, amm52x80}}
 
 // nat52 is a number in radix 2^52, least significant limb first; a modulus uses its first
-// limbs limbs and leaves the others zero.
-type nat52 [maxLimbs52]uint64
+// limbs limbs and leaves the others zero. The last limb is a guard, always zero, past the
+// largest kernel's limbs: the kernels read the limb after a multiplier's last.
+type nat52 [maxLimbs52 + 1]uint64
 
 // modulus52 is an RSA modulus and public exponent prepared for the IFMA path.
 type modulus52 struct {

@@ -14,10 +14,12 @@
 // high halves (worth one limb more) after it. No lane overflows: a lane receives at most four
 // 52-bit halves per step for N ≤ 80 steps, under 2^61.
 //
-// Registers: acc in Z0 up to Z9 (N/8 of them), Z10 b[i], Z11 y, Z12 zero, X13 the carry; a and m
-// are read from memory. Only Z0-Z13 are used, so that VZEROUPPER returns every AVX-512 register
-// to its initial state and the thread keeps no larger register state to save at each context
-// switch.
+// b must be followed by one more limb, zero (nat52's guard limb): each step reads b[i+1].
+//
+// Registers: acc in Z0 up to Z9 (N/8 of them), Z10 b[i], Z15 b[i+1], Z11 y, Z12 zero, X13 the
+// carry, Z14 the sum aside for acc's lowest register; a and m are read from memory. Only Z0-Z15
+// are used, so that VZEROUPPER returns every AVX-512 register to its initial state and the
+// thread keeps no larger register state to save at each context switch.
 
 // func amm52x40(out, a, b, m *uint64, k0 uint64)
 TEXT ·amm52x40(SB), NOSPLIT, $0-40
@@ -34,17 +36,17 @@ TEXT ·amm52x40(SB), NOSPLIT, $0-40
 	VPXORQ Z3, Z3, Z3
 	VPXORQ Z4, Z4, Z4
 	VPXORQ Z12, Z12, Z12
-	MOVQ $40, DX
 
-loop40:
-	// acc += lo(a·b[i])
+	// acc = lo(a·b[0])
 	VPBROADCASTQ (BX), Z10
 	VPMADD52LUQ 0(SI), Z10, Z0
 	VPMADD52LUQ 64(SI), Z10, Z1
 	VPMADD52LUQ 128(SI), Z10, Z2
 	VPMADD52LUQ 192(SI), Z10, Z3
 	VPMADD52LUQ 256(SI), Z10, Z4
+	MOVQ $40, DX
 
+loop40:
 	// y = acc[0]·k0 mod 2^52; carry = (acc[0] + lo(m[0]·y)) >> 52, in scalar registers
 	VMOVQ X0, R10
 	MOVQ R10, AX
@@ -56,34 +58,49 @@ loop40:
 	ADDQ R10, AX
 	SHRQ $52, AX
 
+	// What the lowest register gets after the shift, apart from the shifted limbs, summed
+	// aside in Z14 so that acc[0]'s chain from one step to the next is only y, lo(m·y) and
+	// the shift: hi(a·b[i]) + hi(m·y) + carry, and lo(a·b[i+1]) for the next step (b[i+1] in
+	// Z15; after the last limb it is the zero guard limb).
+	VPBROADCASTQ 8(BX), Z15
+	VPXORQ Z14, Z14, Z14
+	VPMADD52HUQ (SI), Z10, Z14
+	VPMADD52LUQ (SI), Z15, Z14
+
 	// acc += lo(m·y)
 	VPMADD52LUQ 0(CX), Z11, Z0
 	VPMADD52LUQ 64(CX), Z11, Z1
 	VPMADD52LUQ 128(CX), Z11, Z2
 	VPMADD52LUQ 192(CX), Z11, Z3
 	VPMADD52LUQ 256(CX), Z11, Z4
+	VPMADD52HUQ (CX), Z11, Z14
+	VMOVQ AX, X13
+	VPADDQ Z13, Z14, Z14
 
-	// acc >>= 52 bits: drop limb 0 (zero mod 2^52) and add its carry to the new limb 0
+	// acc >>= 52 bits: drop limb 0 (zero mod 2^52)
 	VALIGNQ $1, Z0, Z1, Z0
 	VALIGNQ $1, Z1, Z2, Z1
 	VALIGNQ $1, Z2, Z3, Z2
 	VALIGNQ $1, Z3, Z4, Z3
 	VALIGNQ $1, Z4, Z12, Z4
-	VMOVQ AX, X13
-	VPADDQ Z13, Z0, Z0
+	VPADDQ Z14, Z0, Z0
 
-	// acc += hi(a·b[i]) + hi(m·y), one limb up from the low halves: at the same lanes now
-	VPMADD52HUQ 0(SI), Z10, Z0
+	// the other registers: acc += hi(a·b[i]) + hi(m·y), one limb up from the low halves (at
+	// the same lanes after the shift), and lo(a·b[i+1]) for the next step
 	VPMADD52HUQ 64(SI), Z10, Z1
-	VPMADD52HUQ 128(SI), Z10, Z2
-	VPMADD52HUQ 192(SI), Z10, Z3
-	VPMADD52HUQ 256(SI), Z10, Z4
-	VPMADD52HUQ 0(CX), Z11, Z0
 	VPMADD52HUQ 64(CX), Z11, Z1
+	VPMADD52LUQ 64(SI), Z15, Z1
+	VPMADD52HUQ 128(SI), Z10, Z2
 	VPMADD52HUQ 128(CX), Z11, Z2
+	VPMADD52LUQ 128(SI), Z15, Z2
+	VPMADD52HUQ 192(SI), Z10, Z3
 	VPMADD52HUQ 192(CX), Z11, Z3
+	VPMADD52LUQ 192(SI), Z15, Z3
+	VPMADD52HUQ 256(SI), Z10, Z4
 	VPMADD52HUQ 256(CX), Z11, Z4
+	VPMADD52LUQ 256(SI), Z15, Z4
 
+	VMOVDQA64 Z15, Z10
 	ADDQ $8, BX
 	DECQ DX
 	JNZ loop40
@@ -114,10 +131,8 @@ TEXT ·amm52x64(SB), NOSPLIT, $0-40
 	VPXORQ Z6, Z6, Z6
 	VPXORQ Z7, Z7, Z7
 	VPXORQ Z12, Z12, Z12
-	MOVQ $64, DX
 
-loop64:
-	// acc += lo(a·b[i])
+	// acc = lo(a·b[0])
 	VPBROADCASTQ (BX), Z10
 	VPMADD52LUQ 0(SI), Z10, Z0
 	VPMADD52LUQ 64(SI), Z10, Z1
@@ -127,7 +142,9 @@ loop64:
 	VPMADD52LUQ 320(SI), Z10, Z5
 	VPMADD52LUQ 384(SI), Z10, Z6
 	VPMADD52LUQ 448(SI), Z10, Z7
+	MOVQ $64, DX
 
+loop64:
 	// y = acc[0]·k0 mod 2^52; carry = (acc[0] + lo(m[0]·y)) >> 52, in scalar registers
 	VMOVQ X0, R10
 	MOVQ R10, AX
@@ -139,6 +156,15 @@ loop64:
 	ADDQ R10, AX
 	SHRQ $52, AX
 
+	// What the lowest register gets after the shift, apart from the shifted limbs, summed
+	// aside in Z14 so that acc[0]'s chain from one step to the next is only y, lo(m·y) and
+	// the shift: hi(a·b[i]) + hi(m·y) + carry, and lo(a·b[i+1]) for the next step (b[i+1] in
+	// Z15; after the last limb it is the zero guard limb).
+	VPBROADCASTQ 8(BX), Z15
+	VPXORQ Z14, Z14, Z14
+	VPMADD52HUQ (SI), Z10, Z14
+	VPMADD52LUQ (SI), Z15, Z14
+
 	// acc += lo(m·y)
 	VPMADD52LUQ 0(CX), Z11, Z0
 	VPMADD52LUQ 64(CX), Z11, Z1
@@ -148,8 +174,11 @@ loop64:
 	VPMADD52LUQ 320(CX), Z11, Z5
 	VPMADD52LUQ 384(CX), Z11, Z6
 	VPMADD52LUQ 448(CX), Z11, Z7
+	VPMADD52HUQ (CX), Z11, Z14
+	VMOVQ AX, X13
+	VPADDQ Z13, Z14, Z14
 
-	// acc >>= 52 bits: drop limb 0 (zero mod 2^52) and add its carry to the new limb 0
+	// acc >>= 52 bits: drop limb 0 (zero mod 2^52)
 	VALIGNQ $1, Z0, Z1, Z0
 	VALIGNQ $1, Z1, Z2, Z1
 	VALIGNQ $1, Z2, Z3, Z2
@@ -158,27 +187,33 @@ loop64:
 	VALIGNQ $1, Z5, Z6, Z5
 	VALIGNQ $1, Z6, Z7, Z6
 	VALIGNQ $1, Z7, Z12, Z7
-	VMOVQ AX, X13
-	VPADDQ Z13, Z0, Z0
+	VPADDQ Z14, Z0, Z0
 
-	// acc += hi(a·b[i]) + hi(m·y), one limb up from the low halves: at the same lanes now
-	VPMADD52HUQ 0(SI), Z10, Z0
+	// the other registers: acc += hi(a·b[i]) + hi(m·y), one limb up from the low halves (at
+	// the same lanes after the shift), and lo(a·b[i+1]) for the next step
 	VPMADD52HUQ 64(SI), Z10, Z1
-	VPMADD52HUQ 128(SI), Z10, Z2
-	VPMADD52HUQ 192(SI), Z10, Z3
-	VPMADD52HUQ 256(SI), Z10, Z4
-	VPMADD52HUQ 320(SI), Z10, Z5
-	VPMADD52HUQ 384(SI), Z10, Z6
-	VPMADD52HUQ 448(SI), Z10, Z7
-	VPMADD52HUQ 0(CX), Z11, Z0
 	VPMADD52HUQ 64(CX), Z11, Z1
+	VPMADD52LUQ 64(SI), Z15, Z1
+	VPMADD52HUQ 128(SI), Z10, Z2
 	VPMADD52HUQ 128(CX), Z11, Z2
+	VPMADD52LUQ 128(SI), Z15, Z2
+	VPMADD52HUQ 192(SI), Z10, Z3
 	VPMADD52HUQ 192(CX), Z11, Z3
+	VPMADD52LUQ 192(SI), Z15, Z3
+	VPMADD52HUQ 256(SI), Z10, Z4
 	VPMADD52HUQ 256(CX), Z11, Z4
+	VPMADD52LUQ 256(SI), Z15, Z4
+	VPMADD52HUQ 320(SI), Z10, Z5
 	VPMADD52HUQ 320(CX), Z11, Z5
+	VPMADD52LUQ 320(SI), Z15, Z5
+	VPMADD52HUQ 384(SI), Z10, Z6
 	VPMADD52HUQ 384(CX), Z11, Z6
+	VPMADD52LUQ 384(SI), Z15, Z6
+	VPMADD52HUQ 448(SI), Z10, Z7
 	VPMADD52HUQ 448(CX), Z11, Z7
+	VPMADD52LUQ 448(SI), Z15, Z7
 
+	VMOVDQA64 Z15, Z10
 	ADDQ $8, BX
 	DECQ DX
 	JNZ loop64
@@ -214,10 +249,8 @@ TEXT ·amm52x80(SB), NOSPLIT, $0-40
 	VPXORQ Z8, Z8, Z8
 	VPXORQ Z9, Z9, Z9
 	VPXORQ Z12, Z12, Z12
-	MOVQ $80, DX
 
-loop80:
-	// acc += lo(a·b[i])
+	// acc = lo(a·b[0])
 	VPBROADCASTQ (BX), Z10
 	VPMADD52LUQ 0(SI), Z10, Z0
 	VPMADD52LUQ 64(SI), Z10, Z1
@@ -229,7 +262,9 @@ loop80:
 	VPMADD52LUQ 448(SI), Z10, Z7
 	VPMADD52LUQ 512(SI), Z10, Z8
 	VPMADD52LUQ 576(SI), Z10, Z9
+	MOVQ $80, DX
 
+loop80:
 	// y = acc[0]·k0 mod 2^52; carry = (acc[0] + lo(m[0]·y)) >> 52, in scalar registers
 	VMOVQ X0, R10
 	MOVQ R10, AX
@@ -240,6 +275,15 @@ loop80:
 	ANDQ R9, AX
 	ADDQ R10, AX
 	SHRQ $52, AX
+
+	// What the lowest register gets after the shift, apart from the shifted limbs, summed
+	// aside in Z14 so that acc[0]'s chain from one step to the next is only y, lo(m·y) and
+	// the shift: hi(a·b[i]) + hi(m·y) + carry, and lo(a·b[i+1]) for the next step (b[i+1] in
+	// Z15; after the last limb it is the zero guard limb).
+	VPBROADCASTQ 8(BX), Z15
+	VPXORQ Z14, Z14, Z14
+	VPMADD52HUQ (SI), Z10, Z14
+	VPMADD52LUQ (SI), Z15, Z14
 
 	// acc += lo(m·y)
 	VPMADD52LUQ 0(CX), Z11, Z0
@@ -252,8 +296,11 @@ loop80:
 	VPMADD52LUQ 448(CX), Z11, Z7
 	VPMADD52LUQ 512(CX), Z11, Z8
 	VPMADD52LUQ 576(CX), Z11, Z9
+	VPMADD52HUQ (CX), Z11, Z14
+	VMOVQ AX, X13
+	VPADDQ Z13, Z14, Z14
 
-	// acc >>= 52 bits: drop limb 0 (zero mod 2^52) and add its carry to the new limb 0
+	// acc >>= 52 bits: drop limb 0 (zero mod 2^52)
 	VALIGNQ $1, Z0, Z1, Z0
 	VALIGNQ $1, Z1, Z2, Z1
 	VALIGNQ $1, Z2, Z3, Z2
@@ -264,31 +311,39 @@ loop80:
 	VALIGNQ $1, Z7, Z8, Z7
 	VALIGNQ $1, Z8, Z9, Z8
 	VALIGNQ $1, Z9, Z12, Z9
-	VMOVQ AX, X13
-	VPADDQ Z13, Z0, Z0
+	VPADDQ Z14, Z0, Z0
 
-	// acc += hi(a·b[i]) + hi(m·y), one limb up from the low halves: at the same lanes now
-	VPMADD52HUQ 0(SI), Z10, Z0
+	// the other registers: acc += hi(a·b[i]) + hi(m·y), one limb up from the low halves (at
+	// the same lanes after the shift), and lo(a·b[i+1]) for the next step
 	VPMADD52HUQ 64(SI), Z10, Z1
-	VPMADD52HUQ 128(SI), Z10, Z2
-	VPMADD52HUQ 192(SI), Z10, Z3
-	VPMADD52HUQ 256(SI), Z10, Z4
-	VPMADD52HUQ 320(SI), Z10, Z5
-	VPMADD52HUQ 384(SI), Z10, Z6
-	VPMADD52HUQ 448(SI), Z10, Z7
-	VPMADD52HUQ 512(SI), Z10, Z8
-	VPMADD52HUQ 576(SI), Z10, Z9
-	VPMADD52HUQ 0(CX), Z11, Z0
 	VPMADD52HUQ 64(CX), Z11, Z1
+	VPMADD52LUQ 64(SI), Z15, Z1
+	VPMADD52HUQ 128(SI), Z10, Z2
 	VPMADD52HUQ 128(CX), Z11, Z2
+	VPMADD52LUQ 128(SI), Z15, Z2
+	VPMADD52HUQ 192(SI), Z10, Z3
 	VPMADD52HUQ 192(CX), Z11, Z3
+	VPMADD52LUQ 192(SI), Z15, Z3
+	VPMADD52HUQ 256(SI), Z10, Z4
 	VPMADD52HUQ 256(CX), Z11, Z4
+	VPMADD52LUQ 256(SI), Z15, Z4
+	VPMADD52HUQ 320(SI), Z10, Z5
 	VPMADD52HUQ 320(CX), Z11, Z5
+	VPMADD52LUQ 320(SI), Z15, Z5
+	VPMADD52HUQ 384(SI), Z10, Z6
 	VPMADD52HUQ 384(CX), Z11, Z6
+	VPMADD52LUQ 384(SI), Z15, Z6
+	VPMADD52HUQ 448(SI), Z10, Z7
 	VPMADD52HUQ 448(CX), Z11, Z7
+	VPMADD52LUQ 448(SI), Z15, Z7
+	VPMADD52HUQ 512(SI), Z10, Z8
 	VPMADD52HUQ 512(CX), Z11, Z8
+	VPMADD52LUQ 512(SI), Z15, Z8
+	VPMADD52HUQ 576(SI), Z10, Z9
 	VPMADD52HUQ 576(CX), Z11, Z9
+	VPMADD52LUQ 576(SI), Z15, Z9
 
+	VMOVDQA64 Z15, Z10
 	ADDQ $8, BX
 	DECQ DX
 	JNZ loop80
