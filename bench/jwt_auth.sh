@@ -35,13 +35,17 @@ echo "== c=$conc, $rounds rounds of $dur per target, $ntok distinct tokens per a
 # distinct: every request a different token of $ntok, no cache: every request is a verification.
 # cached_*: the same $ntok tokens with the verified-token cache (each seen again: cache hits).
 # repeated_*: one token, with the verified-token cache.
+# plain_again: plain once more, at the other end of each round: its ratio to plain is the harness's own
+# noise floor (the same target measured twice), against which the other ratios read.
 taskset -c "$load_cpus" "$lg" -c "$conc" -d "$dur" -rounds "$rounds" -pid "$caddy_pid" -clk "$(getconf CLK_TCK)" \
 	-H 'Authorization: Bearer {token}' \
 	-tokens plain="$BENCH_DIR/rs.txt" \
 	-tokens distinct_rs256="$BENCH_DIR/rs.txt" -tokens distinct_es256="$BENCH_DIR/es.txt" \
 	-tokens cached_rs256="$BENCH_DIR/rs.txt" -tokens cached_es256="$BENCH_DIR/es.txt" \
 	-tokens repeated_rs256="$BENCH_DIR/rs1.txt" -tokens repeated_es256="$BENCH_DIR/es1.txt" \
+	-tokens plain_again="$BENCH_DIR/rs.txt" \
 	plain=http://127.0.0.1:9101/ \
 	distinct_rs256=http://127.0.0.1:9102/ distinct_es256=http://127.0.0.1:9102/ \
 	cached_rs256=http://127.0.0.1:9103/ cached_es256=http://127.0.0.1:9103/ \
-	repeated_rs256=http://127.0.0.1:9103/ repeated_es256=http://127.0.0.1:9103/
+	repeated_rs256=http://127.0.0.1:9103/ repeated_es256=http://127.0.0.1:9103/ \
+	plain_again=http://127.0.0.1:9101/
