@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"log"
 	"os"
@@ -14,12 +15,14 @@ import (
 var sizes = []int{40, 64, 80}
 
 func main() {
+	out := flag.String("out", "radix52_amd64.s", "the file to write")
+	flag.Parse()
 	var b bytes.Buffer
 	fmt.Fprint(&b, header)
 	for _, limbs := range sizes {
 		kernel(&b, limbs)
 	}
-	if err := os.WriteFile("radix52_amd64.s", b.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
 }

@@ -42,15 +42,7 @@ func TestExp52MatchesMathBig(t *testing.T) {
 				nMinus1 := new(big.Int).Sub(n, big.NewInt(1))
 				xs := []*big.Int{big.NewInt(0), big.NewInt(1), big.NewInt(2), nMinus1, randBelow(rng, n)}
 				for _, x := range xs {
-					k := (bits + 7) / 8
-					em := make([]byte, k)
-					if !m.encrypt(em, x.FillBytes(make([]byte, k))) {
-						t.Fatalf("%d bits, e=%d: encrypt refused x < n", bits, e)
-					}
-					want := new(big.Int).Exp(x, new(big.Int).SetUint64(uint64(e)), n)
-					if got := new(big.Int).SetBytes(em); got.Cmp(want) != 0 {
-						t.Fatalf("%d bits, e=%d, x=%x: got %x, want %x", bits, e, x, got, want)
-					}
+					checkEncrypt52(t, m, n, x)
 				}
 				for _, x := range []*big.Int{n, new(big.Int).Add(n, big.NewInt(1))} {
 					if x.BitLen() <= bits && m.encrypt(make([]byte, (bits+7)/8), x.FillBytes(make([]byte, (bits+7)/8))) {
@@ -182,15 +174,20 @@ func FuzzExp52SameAsMathBig(f *testing.F) {
 		if m == nil {
 			t.Fatalf("%d-bit odd modulus refused", n.BitLen())
 		}
-		x := new(big.Int).Mod(new(big.Int).SetBytes(xb), n)
-		size := (n.BitLen() + 7) / 8
-		em := make([]byte, size)
-		if !m.encrypt(em, x.FillBytes(make([]byte, size))) {
-			t.Fatal("encrypt refused x < n")
-		}
-		want := new(big.Int).Exp(x, new(big.Int).SetUint64(uint64(e)), n)
-		if got := new(big.Int).SetBytes(em); got.Cmp(want) != 0 {
-			t.Fatalf("n=%x e=%d x=%x: got %x, want %x", n, e, x, got, want)
-		}
+		checkEncrypt52(t, m, n, new(big.Int).Mod(new(big.Int).SetBytes(xb), n))
 	})
+}
+
+// checkEncrypt52 checks that m's RSAVP1 of x < n is x^e mod n as math/big computes it.
+func checkEncrypt52(t testing.TB, m *modulus52, n, x *big.Int) {
+	t.Helper()
+	size := (n.BitLen() + 7) / 8
+	em := make([]byte, size)
+	if !m.encrypt(em, x.FillBytes(make([]byte, size))) {
+		t.Fatalf("%d bits, e=%d: encrypt refused x < n", n.BitLen(), m.e)
+	}
+	want := new(big.Int).Exp(x, new(big.Int).SetUint64(uint64(m.e)), n)
+	if got := new(big.Int).SetBytes(em); got.Cmp(want) != 0 {
+		t.Fatalf("%d bits, e=%d, n=%x, x=%x: got %x, want %x", n.BitLen(), m.e, n, x, got, want)
+	}
 }
