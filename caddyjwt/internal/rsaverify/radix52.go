@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/big"
 	"math/bits"
+	"slices"
 )
 
 // The AVX-512 IFMA path keeps numbers as limbs of 52 bits (the width of the IFMA multipliers)
@@ -36,10 +37,10 @@ type nat52 [maxLimbs52 + 1]uint64
 // modulus52 is an RSA modulus and public exponent prepared for the IFMA path.
 type modulus52 struct {
 	kernel52
-	n      nat52
-	nBytes []byte // n big-endian, k octets: a signature must be less (RFC 8017 §5.2.2 step 1)
-	k0     uint64 // -n^-1 mod 2^52
-	rToE   nat52  // R^e mod n, which turns x^e·R^-(e-1) into x^e (see exp)
+	n      []uint64 // limbs limbs
+	nBytes []byte   // n big-endian, k octets: a signature must be less (RFC 8017 §5.2.2 step 1)
+	k0     uint64   // -n^-1 mod 2^52
+	rToE   []uint64 // R^e mod n, which turns x^e·R^-(e-1) into x^e (see exp); limbs+1 limbs, the last the zero guard
 	e      uint
 }
 
@@ -52,11 +53,14 @@ func newModulus52(n *big.Int, e uint) *modulus52 {
 	for _, k := range kernels52 {
 		if n.BitLen() <= 52*k.limbs-2 {
 			m := &modulus52{kernel52: k, nBytes: n.Bytes(), e: e}
-			m.n.setBytes(m.nBytes)
+			var x nat52
+			x.setBytes(m.nBytes)
+			m.n = slices.Clone(x[:k.limbs])
 			m.k0 = -inverseMod2to64(m.n[0]) & mask52
 			rr := new(big.Int).Lsh(big.NewInt(1), uint(2*52*k.limbs))
-			m.rToE.setBytes(rr.Mod(rr, n).Bytes())
-			m.powerOfR(&m.rToE)
+			x.setBytes(rr.Mod(rr, n).Bytes())
+			m.powerOfR(&x)
+			m.rToE = slices.Clone(x[:k.limbs+1])
 			return m
 		}
 	}
@@ -70,13 +74,13 @@ func newModulus52(n *big.Int, e uint) *modulus52 {
 func (m *modulus52) powerOfR(r *nat52) {
 	rr := *r
 	for i := bits.Len(m.e-1) - 2; i >= 0; i-- {
-		m.mul(r, r, r)
+		m.mul(r, r, &r[0])
 		if (m.e-1)>>i&1 == 1 {
-			m.mul(r, r, &rr)
+			m.mul(r, r, &rr[0])
 		}
 	}
-	if !r.less(&m.n, m.limbs) {
-		r.sub(&m.n, m.limbs)
+	if !r.less(m.n) {
+		r.sub(m.n)
 	}
 }
 
@@ -112,20 +116,21 @@ func (m *modulus52) encrypt(em, sig []byte) bool {
 func (m *modulus52) exp(out, x *nat52) {
 	*out = *x
 	for i := bits.Len(m.e) - 2; i >= 0; i-- {
-		m.mul(out, out, out)
+		m.mul(out, out, &out[0])
 		if m.e>>i&1 == 1 {
-			m.mul(out, out, x)
+			m.mul(out, out, &x[0])
 		}
 	}
-	m.mul(out, out, &m.rToE)
-	if !out.less(&m.n, m.limbs) {
-		out.sub(&m.n, m.limbs)
+	m.mul(out, out, &m.rToE[0])
+	if !out.less(m.n) {
+		out.sub(m.n)
 	}
 }
 
-// mul sets out = a·b·R^-1 mod n, less than 2n, for a and b less than 2n.
-func (m *modulus52) mul(out, a, b *nat52) {
-	m.amm(&out[0], &a[0], &b[0], &m.n[0], m.k0)
+// mul sets out = a·b·R^-1 mod n, less than 2n, for a and b less than 2n; b is the first of
+// limbs+1 limbs, the last of them zero (the kernels read it).
+func (m *modulus52) mul(out, a *nat52, b *uint64) {
+	m.amm(&out[0], &a[0], b, &m.n[0], m.k0)
 	out.normalize(m.limbs)
 }
 
@@ -140,10 +145,10 @@ func (x *nat52) normalize(limbs int) {
 	}
 }
 
-// less reports whether x < y, both of limbs limbs (variable time: only public values pass
-// through here).
-func (x *nat52) less(y *nat52, limbs int) bool {
-	for i := limbs - 1; i >= 0; i-- {
+// less reports whether x < y, on y's limbs (x has no others; variable time: only public values
+// pass through here).
+func (x *nat52) less(y []uint64) bool {
+	for i := len(y) - 1; i >= 0; i-- {
 		if x[i] != y[i] {
 			return x[i] < y[i]
 		}
@@ -151,10 +156,10 @@ func (x *nat52) less(y *nat52, limbs int) bool {
 	return false
 }
 
-// sub sets x = x - y, for x ≥ y, both of limbs limbs.
-func (x *nat52) sub(y *nat52, limbs int) {
+// sub sets x = x - y, for x ≥ y, on y's limbs (x has no others).
+func (x *nat52) sub(y []uint64) {
 	var borrow uint64
-	for i := range x[:limbs] {
+	for i := range y {
 		v := x[i] - y[i] - borrow
 		x[i] = v & mask52
 		borrow = v >> 63
