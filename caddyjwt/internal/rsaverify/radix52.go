@@ -73,15 +73,8 @@ func newModulus52(n *big.Int, e uint) *modulus52 {
 // square-and-multiply over the bits of e-1 from R^2 (k-1 = 1) ends at R^e.
 func (m *modulus52) powerOfR(r *nat52) {
 	rr := *r
-	for i := bits.Len(m.e-1) - 2; i >= 0; i-- {
-		m.mul(r, r, &r[0])
-		if (m.e-1)>>i&1 == 1 {
-			m.mul(r, r, &rr[0])
-		}
-	}
-	if !r.less(m.n) {
-		r.sub(m.n)
-	}
+	m.squareAndMultiply(r, &rr, m.e-1)
+	m.reduce(r)
 }
 
 // inverseMod2to64 returns x^-1 mod 2^64 for an odd x, by Newton's iteration (each step doubles
@@ -114,16 +107,27 @@ func (m *modulus52) encrypt(em, sig []byte) bool {
 // and one multiplication by R^e (precomputed) leaves x^e. That is one multiplication fewer
 // than converting into and out of Montgomery form.
 func (m *modulus52) exp(out, x *nat52) {
+	m.squareAndMultiply(out, x, m.e)
+	m.mul(out, out, &m.rToE[0])
+	m.reduce(out)
+}
+
+// squareAndMultiply sets out to the product of e copies of x, left to right, with the kernel's
+// multiplication (so with the powers of R^-1 that exp and powerOfR account for).
+func (m *modulus52) squareAndMultiply(out, x *nat52, e uint) {
 	*out = *x
-	for i := bits.Len(m.e) - 2; i >= 0; i-- {
+	for i := bits.Len(e) - 2; i >= 0; i-- {
 		m.mul(out, out, &out[0])
-		if m.e>>i&1 == 1 {
+		if e>>i&1 == 1 {
 			m.mul(out, out, &x[0])
 		}
 	}
-	m.mul(out, out, &m.rToE[0])
-	if !out.less(m.n) {
-		out.sub(m.n)
+}
+
+// reduce makes x, less than 2n, less than n.
+func (m *modulus52) reduce(x *nat52) {
+	if !x.less(m.n) {
+		x.sub(m.n)
 	}
 }
 
