@@ -5,7 +5,6 @@ import (
 	"math/big"
 	"testing"
 
-	"github.com/obgate/obgate/caddyjwt/keys"
 	"github.com/obgate/obgate/caddyjwt/verify"
 	"github.com/obgate/obgate/internal/jwttest"
 )
@@ -22,19 +21,7 @@ func TestECFastPathSameVerdictAsCryptoECDSA(t *testing.T) {
 	if loaded.PreparedEC() == nil {
 		t.Fatal("a P-256 key loaded from a JWK is not prepared: the fast path would not run")
 	}
-	plain := keys.Key{ID: loaded.ID, Public: loaded.Public, Algorithms: loaded.Algorithms, Thumbprint: loaded.Thumbprint}
-	engine := func(k keys.Key) *verify.Verifier {
-		v, err := verify.New(verify.Policy{
-			Issuers:  []verify.Issuer{{Name: issA, Sources: []keys.Source{keys.NewStatic(k)}}},
-			Audience: []string{audience},
-			Clock:    fixedClock,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	fast, slow := engine(loaded), engine(plain)
+	fast, slow := preparedAndPlainVerifiers(t, loaded)
 	s := &jwttest.Signer{Alg: "ES256", KID: loaded.ID, Key: f.ecA.Key}
 	valid := s.Token(t, claimsFor(issA), nil)
 	h, p, sig := segments(t, valid)

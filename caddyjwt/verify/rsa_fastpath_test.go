@@ -3,7 +3,6 @@ package verify_test
 import (
 	"testing"
 
-	"github.com/obgate/obgate/caddyjwt/keys"
 	"github.com/obgate/obgate/caddyjwt/verify"
 	"github.com/obgate/obgate/internal/jwttest"
 )
@@ -18,19 +17,7 @@ func TestRSAFastPathSameVerdictAsCryptoRSA(t *testing.T) {
 	if loaded.PreparedRSA() == nil {
 		t.Fatal("an RSA key loaded from a JWK has no prepared modulus: the fast path would not run")
 	}
-	plain := keys.Key{ID: loaded.ID, Public: loaded.Public, Algorithms: loaded.Algorithms, Thumbprint: loaded.Thumbprint}
-	engine := func(k keys.Key) *verify.Verifier {
-		v, err := verify.New(verify.Policy{
-			Issuers:  []verify.Issuer{{Name: issA, Sources: []keys.Source{keys.NewStatic(k)}}},
-			Audience: []string{audience},
-			Clock:    fixedClock,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	fast, slow := engine(loaded), engine(plain)
+	fast, slow := preparedAndPlainVerifiers(t, loaded)
 	other := f.rsaB // a key the issuer does not hold
 	for _, alg := range []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"} {
 		s := &jwttest.Signer{Alg: alg, KID: loaded.ID, Key: f.rsaA.Key}
