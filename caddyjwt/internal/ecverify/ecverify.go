@@ -45,6 +45,8 @@ import (
 
 	"filippo.io/bigmod"
 	"filippo.io/nistec"
+
+	"github.com/obgate/obgate/caddyjwt/internal/natbytes"
 )
 
 // order is n, the order of the P-256 base point (FIPS 186-5, SP 800-186 §3.2.1.3).
@@ -140,8 +142,8 @@ func (k *PublicKey) verify(digest, rb, sb []byte, t *table) bool {
 	}
 	// Step 6: u1 = e·s⁻¹, u2 = r·s⁻¹.
 	var u1, u2 [scalarBytes]byte
-	scalarInto(&u1, e.Mul(w, order))
-	scalarInto(&u2, w.Mul(r, order))
+	natbytes.Fill(u1[:], e.Mul(w, order))
+	natbytes.Fill(u2[:], w.Mul(r, order))
 	// Step 7: R = u1·G + u2·Q, rejected at infinity.
 	p1, err := nistec.NewP256Point().ScalarBaseMult(u1[:])
 	if err != nil {
@@ -158,23 +160,6 @@ func (k *PublicKey) verify(digest, rb, sb []byte, t *table) bool {
 		return false
 	}
 	return v.Equal(r) == 1
-}
-
-// scalarInto writes x, reduced mod n, as 32 big-endian octets (Nat.Bytes without its
-// allocation).
-func scalarInto(out *[scalarBytes]byte, x *bigmod.Nat) {
-	const limbBytes = (32 << (^uint(0) >> 63)) / 8
-	i := scalarBytes - 1
-	for _, limb := range x.Bits() {
-		for j := 0; j < limbBytes && i >= 0; j++ {
-			out[i] = byte(limb)
-			limb >>= 8
-			i--
-		}
-	}
-	for ; i >= 0; i-- {
-		out[i] = 0
-	}
 }
 
 // mulQ sets p = u2·Q and returns it: with the table t, or when t is nil with nistec's

@@ -33,6 +33,8 @@ import (
 	"crypto/subtle"
 
 	"filippo.io/bigmod"
+
+	"github.com/obgate/obgate/caddyjwt/internal/natbytes"
 )
 
 // maxBytes bounds the modulus the fast path handles (8192 bits), so that the encoded message
@@ -191,20 +193,7 @@ func (k *PublicKey) encrypt(em, sig []byte) bool {
 	if err != nil {
 		return false
 	}
-	m := bigmod.NewNat().ExpShortVarTime(s, k.e, k.n)
-	// I2OSP (§4.1) from m's little-endian limbs, without the allocation of Nat.Bytes.
-	const limbBytes = (32 << (^uint(0) >> 63)) / 8
-	i := len(em) - 1
-	for _, limb := range m.Bits() {
-		for j := 0; j < limbBytes && i >= 0; j++ {
-			em[i] = byte(limb)
-			limb >>= 8
-			i--
-		}
-	}
-	for ; i >= 0; i-- {
-		em[i] = 0
-	}
+	natbytes.Fill(em, bigmod.NewNat().ExpShortVarTime(s, k.e, k.n)) // I2OSP (§4.1)
 	return true
 }
 
