@@ -18,16 +18,10 @@ const (
 	minBits52  = 1537 // below this, bigmod's specialised 1024- and 1536-bit code is faster
 )
 
-// kernel52 is one size of the IFMA kernel: amm multiplies numbers of limbs limbs, for moduli
-// of up to 52·limbs-2 bits (R > 4n).
-type kernel52 struct {
-	limbs int
-	amm   func(out, a, b, m *uint64, k0 uint64)
-}
-
-// kernels52 are the kernel sizes, smallest first: RSA-2048, RSA-3072 and RSA-4096 (with
-// anything in between taking the next size up).
-var kernels52 = []kernel52{{40, amm52x40}, {64, amm52x64}, {80, amm52x80}}
+// kernelLimbs52 are the IFMA kernels' sizes in limbs, smallest first: RSA-2048, RSA-3072 and
+// RSA-4096, anything in between taking the next size up. A kernel of L limbs takes moduli of up
+// to 52·L-2 bits (R > 4n).
+var kernelLimbs52 = []int{40, 64, 80}
 
 // nat52 is a number in radix 2^52, least significant limb first; a modulus uses its first
 // limbs limbs and leaves the others zero. The last limb is a guard, always zero, past the
@@ -36,7 +30,7 @@ type nat52 [maxLimbs52 + 1]uint64
 
 // modulus52 is an RSA modulus and public exponent prepared for the IFMA path.
 type modulus52 struct {
-	kernel52
+	limbs  int      // the kernel's size
 	n      []uint64 // limbs limbs
 	nBytes []byte   // n big-endian, k octets: a signature must be less (RFC 8017 §5.2.2 step 1)
 	k0     uint64   // -n^-1 mod 2^52
@@ -50,17 +44,17 @@ func newModulus52(n *big.Int, e uint) *modulus52 {
 	if !haveIFMA || n.BitLen() < minBits52 || n.Bit(0) == 0 {
 		return nil
 	}
-	for _, k := range kernels52 {
-		if n.BitLen() <= 52*k.limbs-2 {
-			m := &modulus52{kernel52: k, nBytes: n.Bytes(), e: e}
+	for _, limbs := range kernelLimbs52 {
+		if n.BitLen() <= 52*limbs-2 {
+			m := &modulus52{limbs: limbs, nBytes: n.Bytes(), e: e}
 			var x nat52
 			x.setBytes(m.nBytes)
-			m.n = slices.Clone(x[:k.limbs])
+			m.n = slices.Clone(x[:limbs])
 			m.k0 = -inverseMod2to64(m.n[0]) & mask52
-			rr := new(big.Int).Lsh(big.NewInt(1), uint(2*52*k.limbs))
+			rr := new(big.Int).Lsh(big.NewInt(1), uint(2*52*limbs))
 			x.setBytes(rr.Mod(rr, n).Bytes())
 			m.powerOfR(&x)
-			m.rToE = slices.Clone(x[:k.limbs+1])
+			m.rToE = slices.Clone(x[:limbs+1])
 			return m
 		}
 	}
@@ -133,8 +127,18 @@ func (m *modulus52) reduce(x *nat52) {
 
 // mul sets out = a·b·R^-1 mod n, less than 2n, for a and b less than 2n; b is the first of
 // limbs+1 limbs, the last of them zero (the kernels read it).
+//
+// The kernels are called directly, not through a function value, so that the numbers stay on
+// their callers' stacks (the kernels are noescape).
 func (m *modulus52) mul(out, a *nat52, b *uint64) {
-	m.amm(&out[0], &a[0], b, &m.n[0], m.k0)
+	switch m.limbs {
+	case 40:
+		amm52x40(&out[0], &a[0], b, &m.n[0], m.k0)
+	case 64:
+		amm52x64(&out[0], &a[0], b, &m.n[0], m.k0)
+	default:
+		amm52x80(&out[0], &a[0], b, &m.n[0], m.k0)
+	}
 	out.normalize(m.limbs)
 }
 

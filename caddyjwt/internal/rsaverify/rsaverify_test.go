@@ -207,3 +207,22 @@ func BenchmarkVerifyPKCS1v15(b *testing.B) {
 		}
 	}
 }
+
+// TestIFMAVerificationAllocatesNothing: on the IFMA path a verification keeps every number on
+// the stack (a kernel called through a function value once moved two of them to the heap).
+func TestIFMAVerificationAllocatesNothing(t *testing.T) {
+	for _, name := range []string{"test-rsa-2048.pem", "test-rsa-2049.pem"} {
+		priv := loadTestKey(t, name)
+		k := rsaverify.Prepare(&priv.PublicKey)
+		if !k.UsesIFMA() {
+			t.Skip("this CPU has no AVX-512 IFMA")
+		}
+		digest := digestOf(crypto.SHA256, []byte("eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0"))
+		for _, s := range []scheme{pkcs1, pss} {
+			sig := signFor(t, priv, s, crypto.SHA256, digest)
+			if n := testing.AllocsPerRun(50, func() { fastVerdict(k, s, crypto.SHA256, digest, sig) }); n != 0 {
+				t.Errorf("%s %v: %v allocations per verification, want 0", name, s, n)
+			}
+		}
+	}
+}
