@@ -162,13 +162,31 @@ func (g *gateway) do(method, path string, body io.Reader, headers ...string) res
 	return response{Status: res.StatusCode, Header: res.Header, Body: string(b)}
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
+// handedOut holds every port freePort has returned in this test process.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// freePort returns a loopback TCP port that was free a moment ago and that it has not returned
+// before. Each probe's listener is closed before the next opens, so the system may offer the
+// same port twice in a row: two sites of one config then got the same address.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("freePort: 100 probes gave only ports handed out before")
+	return 0
 }
